@@ -1,0 +1,100 @@
+"""The host the core acts on: a filesystem root and one command runner.
+
+On a real FreeBSD host ``root`` is ``/`` and commands resolve to their FreeBSD paths.  In a rehearsal
+``root`` is a scratch directory and commands resolve to the stand-ins in ``bindir``.  Either way the
+core passes *host paths* (``/etc/jail.conf``, ``/home/jail/prisoner1``) in argv, exactly as it would on
+FreeBSD; :meth:`Host.path` maps a host path to the real path for Python-side file I/O.
+"""
+
+import dataclasses
+import os
+import subprocess
+
+from .errors import CommandError
+
+# Where each tool lives on FreeBSD.  argv[0] given to Host.run is one of these names.
+FREEBSD_PATHS = {
+    "jail": "/usr/sbin/jail",
+    "jls": "/usr/sbin/jls",
+    "jexec": "/usr/sbin/jexec",
+    "mount": "/sbin/mount",
+    "umount": "/sbin/umount",
+    "devfs": "/sbin/devfs",
+    "chflags": "/bin/chflags",
+    "service": "/usr/sbin/service",
+    "ifconfig": "/sbin/ifconfig",
+    "ping": "/sbin/ping",
+    "pw": "/usr/sbin/pw",
+    "tar": "/usr/bin/tar",
+    "sysctl": "/sbin/sysctl",
+    "xz": "/usr/bin/xz",
+}
+
+
+@dataclasses.dataclass
+class CmdResult:
+    retcode: int
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def ok(self):
+        return self.retcode == 0
+
+
+class SubprocessRunner:
+    """Runs argv lists with :mod:`subprocess` (used outside Salt: rehearsal CLI, tests, benchmarks).
+
+    Inside Salt the execution module supplies a runner built on ``cmd.run_all`` instead.
+    """
+
+    def __call__(self, argv, stdin=None, env=None, cwd=None, secret=False):
+        proc = subprocess.run(
+            list(argv),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd,
+            check=False,
+        )
+        return CmdResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclasses.dataclass
+class Host:
+    """A filesystem root plus the command runner.
+
+    ``runner(argv, stdin=None, env=None, cwd=None, secret=False) -> CmdResult``; ``secret=True`` asks
+    the runner not to log stdin or output.
+    """
+
+    root: str = "/"
+    runner: object = dataclasses.field(default_factory=SubprocessRunner)
+    bindir: str = None
+
+    def path(self, host_path):
+        """The real path of a host path (``/etc/rc.conf`` → ``<root>/etc/rc.conf``)."""
+        if not host_path.startswith("/"):
+            raise ValueError(f"host path must be absolute: {host_path!r}")
+        if self.root in ("/", ""):
+            return os.path.normpath(host_path)
+        return os.path.normpath(os.path.join(self.root, host_path.lstrip("/")))
+
+    def tool(self, name):
+        if self.bindir:
+            return os.path.join(self.bindir, name)
+        return FREEBSD_PATHS.get(name, name)
+
+    def run(self, argv, stdin=None, env=None, cwd=None, secret=False):
+        """Run a FreeBSD tool by name; returns :class:`CmdResult` whatever the exit status."""
+        argv = list(argv)
+        real = [self.tool(argv[0])] + argv[1:]
+        return self.runner(real, stdin=stdin, env=env, cwd=cwd, secret=secret)
+
+    def check(self, argv, stdin=None, env=None, cwd=None, secret=False, what=None):
+        """Like :meth:`run` but raises :class:`CommandError` on a non-zero exit."""
+        res = self.run(argv, stdin=stdin, env=env, cwd=cwd, secret=secret)
+        if res.retcode != 0:
+            raise CommandError(argv, res.retcode, res.stdout, res.stderr, what=what)
+        return res

@@ -1,0 +1,34 @@
+"""Fixtures shared by every tier."""
+
+import copy
+import os
+import pathlib
+
+import pytest
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def shared_dir():
+    """The project's shared reference dir (FreeBSD files, corpus), or None when absent."""
+    env = os.environ.get("SALT_JAIL_SHARED")
+    path = pathlib.Path(env) if env else REPO.parent / "shared"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def repo_dir():
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def seed_pillar_data():
+    """The whole seed pillar from pillar.example (``{"jailprov": {...}}``)."""
+    with open(REPO / "pillar.example", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@pytest.fixture
+def seed_pillar(seed_pillar_data):
+    return copy.deepcopy(seed_pillar_data)
