@@ -19,8 +19,8 @@ import logging
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_jail.core import lifecycle, model, release, steps
-from salt_jail.core import hostconf
+from salt_jail.core import model  # TEMP
+#TEMPhostconf
 from salt_jail.core.errors import JailprovError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 

@@ -1,0 +1,3 @@
+{#- state.apply jail: builds the whole environment from the `jailprov` pillar. #}
+include:
+  - jail.validate

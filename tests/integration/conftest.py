@@ -1,0 +1,65 @@
+"""A real salt-master and salt-minion (pytest-salt-factories), the minion in rehearsal mode.
+
+The factories' root_dir, the master's file/pillar roots and the rehearsal scratch root all live in
+pytest's tmp dir.
+"""
+
+import shutil
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def salt_factories_config(tmp_path_factory):
+    return {"root_dir": str(tmp_path_factory.mktemp("salt-factories")), "start_timeout": 120}
+
+
+@pytest.fixture(scope="session")
+def pillar_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("pillar")
+
+
+def write_pillar(pillar_dir, tops, pillars):
+    """tops: {minion_glob: [sls, ...]}; pillars: {sls: data}."""
+    (pillar_dir / "top.sls").write_text(yaml.safe_dump({"base": tops}), encoding="utf-8")
+    for name, data in pillars.items():
+        (pillar_dir / f"{name}.sls").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def salt_master(salt_factories, repo_dir, pillar_dir):
+    config = {
+        "file_roots": {"base": [str(repo_dir / "states")]},
+        "pillar_roots": {"base": [str(pillar_dir)]},
+        "open_mode": True,
+    }
+    factory = salt_factories.salt_master_daemon("jailprov-master", defaults=config)
+    with factory.started():
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def scratch_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scratch")
+    yield root
+    # Immutable (schg) files would make the tmp dir impossible to clean.
+    if shutil.which("chattr"):
+        import subprocess
+
+        subprocess.run(["chattr", "-R", "-i", str(root)], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def salt_minion(salt_master, scratch_root):
+    config = {"jailprov": {"rehearsal": True, "root": str(scratch_root)}}
+    factory = salt_master.salt_minion_daemon("jailer1", defaults=config)
+    with factory.started():
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def salt_cli(salt_master):
+    return salt_master.salt_cli(timeout=300)
