@@ -14,7 +14,6 @@ under the scratch root for you to inspect; the command log of every FreeBSD tool
 
 import argparse
 import json
-import os
 import pathlib
 import shutil
 import subprocess

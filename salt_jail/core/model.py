@@ -576,6 +576,9 @@ def parse(data):
         errs.add(_kp("jail_conf_layout"), f"{layout!r} is not valid (expected one of: {', '.join(LAYOUTS)})")
         layout = "single"
     host = _host(errs, data.get("host"))
+    if host.rc_aliases and interface is None and "interface" not in data:
+        errs.add(_kp("host", "rc_aliases"), "needs jailprov:interface (the interface that carries the aliases, "
+                                           "e.g. em0)")
 
     defaults = _mapping(errs, _kp("defaults"), data.get("defaults")) or {}
     for key in defaults:

@@ -69,7 +69,8 @@ def comment_console_rule(text):
     elif already:
         note = f"the console rule is already commented out (line {', '.join(map(str, already))})"
     elif in_block:
-        note = f"no console rule {rule} outside a program/host block (found only at line {', '.join(map(str, in_block))})"
+        where = ", ".join(map(str, in_block))
+        note = f"no console rule {rule} outside a program/host/property block (only at line {where})"
     else:
         note = f"no console rule {rule} in the file; nothing to comment out"
     return join_lines(lines, trailing), note

@@ -15,7 +15,7 @@ semantics**, as the prisoner's own processes see them:
 
 This one portable walk is used on FreeBSD and Linux alike (Linux ``openat2(RESOLVE_IN_ROOT)`` would do
 the same, but is not available on FreeBSD, and two implementations would behave differently at the
-edges).  Hosts files (``/etc/pw.conf``, ``/etc/resolv.conf``) go through the same code with
+edges).  Host files (``/etc/pw.conf``, ``/etc/resolv.conf``) go through the same code with
 ``Root(host.root, "/")``.
 
 Reading follows a final symlink inside the root and accepts only regular files holding UTF-8 text
@@ -181,8 +181,17 @@ def _resolve(root, rel, follow):
     except OSError as err:
         raise JailprovError(f"{root.shown} is not an accessible directory: {err.strerror}") from None
     stack = []  # descriptors of the directories entered below the root, innermost last
-    pending = [c for c in rel.split("/")][::-1]  # reversed: pop() yields the next component
+    pending = rel.split("/")[::-1]  # reversed: pop() yields the next component
     links = 0
+
+    def count_link():
+        nonlocal links
+        links += 1
+        if links > MAXSYMLINKS:
+            raise JailprovError(
+                f"{where}: more than {MAXSYMLINKS} symbolic links while resolving it inside {root.shown} "
+                "(a symlink loop?)"
+            )
     try:
         while True:
             comp = pending.pop() if pending else None
@@ -210,12 +219,7 @@ def _resolve(root, rel, follow):
                 else:
                     raise _walk_error(where, comp, err) from None
             if target is not None:
-                links += 1
-                if links > MAXSYMLINKS:
-                    raise JailprovError(
-                        f"{where}: more than {MAXSYMLINKS} symbolic links while resolving it inside "
-                        f"{root.shown} (a symlink loop?)"
-                    )
+                count_link()
                 if target.startswith("/"):
                     while stack:
                         os.close(stack.pop())
@@ -228,8 +232,8 @@ def _resolve(root, rel, follow):
                 stack.append(os.open(comp, _O_DIR, dir_fd=cur))
             except OSError as err:
                 if err.errno in _NOFOLLOW_ERRNOS:  # replaced by a symlink since readlink: look again
+                    count_link()
                     pending.append(comp)
-                    links += 1
                     continue
                 raise _walk_error(where, comp, err) from None
     finally:
@@ -238,9 +242,13 @@ def _resolve(root, rel, follow):
         os.close(root_fd)
 
 
+class _MissingDirectory(JailprovError):
+    """A directory on the way does not exist: for reading, the file does not exist either."""
+
+
 def _walk_error(where, comp, err):
     if err.errno == errno.ENOENT:
-        return JailprovError(f"{where}: directory {comp!r} on the way does not exist")
+        return _MissingDirectory(f"{where}: directory {comp!r} on the way does not exist")
     if err.errno == errno.ENOTDIR:
         return JailprovError(f"{where}: {comp!r} on the way is not a directory")
     return JailprovError(f"{where}: cannot open {comp!r}: {err.strerror}")
@@ -318,8 +326,11 @@ def read_text(root, rel, missing_ok=False, hint=""):
     non-regular, binary or non-UTF-8 file always raises.
     """
     where = root.show(rel)
-    with _resolve(root, rel, follow=True) as (dir_fd, name):
-        got = _read_regular(dir_fd, name, where)
+    try:
+        with _resolve(root, rel, follow=True) as (dir_fd, name):
+            got = _read_regular(dir_fd, name, where)
+    except _MissingDirectory:
+        got = None
     if got is None:
         if missing_ok:
             return None
@@ -330,8 +341,11 @@ def read_text(root, rel, missing_ok=False, hint=""):
 
 def is_regular_file(root, rel):
     """Whether ``rel`` resolves, inside ``root``, to an existing regular file."""
-    with _resolve(root, rel, follow=True) as (dir_fd, name):
-        st = _lstat(dir_fd, name)
+    try:
+        with _resolve(root, rel, follow=True) as (dir_fd, name):
+            st = _lstat(dir_fd, name)
+    except _MissingDirectory:
+        return False
     return st is not None and stat.S_ISREG(st.st_mode)
 
 
@@ -371,6 +385,8 @@ def edit(root, rel, transform, test=False, mode=None, create=False, hint=""):
     new_text, note = transform(current.text if current else None)
     old_mode = current.mode if current else None
     new_mode = mode if mode is not None else (old_mode if current else DEFAULT_MODE)
+    if current and new_mode != old_mode:
+        note = _join(note, f"mode {old_mode:04o} -> {new_mode:04o}")
     result = EditResult(rel, where, current.text if current else None, new_text, old_mode, new_mode, note)
     if result.changed and link is not None:
         result = dataclasses.replace(result, note=_join(note, f"replaced the symbolic link to {link} by a file"))

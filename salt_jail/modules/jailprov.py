@@ -19,8 +19,7 @@ import logging
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_jail.core import model  # TEMP
-#TEMPhostconf
+from salt_jail.core import hostconf, lifecycle, model, provision as provisioning, release, steps
 from salt_jail.core.errors import JailprovError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 
@@ -112,10 +111,15 @@ def _fire_progress(event):
 
 
 def _salt_fetcher(url, dest, progress=None):
-    """Fetch salt:// sources through the master's file server (``cp.get_file``)."""
+    """Fetch salt:// sources through the master's file server (``cp.get_file``, streamed to disk); every
+    other scheme goes to the core's urllib fetcher (which the caller only invokes after checking its verified
+    cache, so nothing is downloaded twice)."""
+    if not url.startswith("salt://"):
+        return release.urllib_fetch(url, dest, progress)
     got = __salt__["cp.get_file"](url, dest, makedirs=True)
     if not got:
-        raise JailprovError(f"{url} not found on the master's file server")
+        raise release.FetchError(url, "not found on the master's file server", status=404)
+    return None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -254,3 +258,303 @@ def ping(name, host, count=3):
     cfg = _config()
     _prisoner_names(cfg, name)
     return _call(lifecycle.ping, _host(), cfg, name, str(host), count=int(count))
+
+
+# ------------------------------------------------------------------------------------------------
+# Prisoner files (seed steps 1, 3-7, 9)
+# ------------------------------------------------------------------------------------------------
+def prisoner_root(name, test=False):
+    """
+    Step 1: the prisoner's root ``jail_root/NAME`` exists as a root-owned directory (mode 0755).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.prisoner_root prisoner1 test=True
+    """
+    return _step(steps.ensure_root, name, test)
+
+
+def resolv_conf(name, test=False):
+    """
+    Step 3: the prisoner's ``/etc/resolv.conf`` equals the host's (content and mode).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.resolv_conf prisoner1
+    """
+    return _step(steps.resolv_conf, name, test)
+
+
+def syslog_console(name, test=False):
+    """
+    Step 4: comment out the ``*.err;kern.warning;auth.notice;mail.crit  /dev/console`` rule in the prisoner's
+    ``/etc/syslog.conf`` (matched by its fields, never by line number; no other byte changes).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.syslog_console prisoner1 test=True
+    """
+    return _step(steps.syslog_console, name, test)
+
+
+def crontab_adjkerntz(name, test=False):
+    """
+    Step 5: comment out the ``adjkerntz -a`` entry of the prisoner's ``/etc/crontab`` (a jail cannot set the
+    kernel's clock; only the host needs it).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.crontab_adjkerntz prisoner1
+    """
+    return _step(steps.crontab_adjkerntz, name, test)
+
+
+def hosts(name, test=False):
+    """
+    Step 6: the prisoner's ``/etc/hosts`` maps each of its addresses to ``FQDN shortname``; a stale line for the
+    same hostname or address is replaced, never duplicated.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.hosts prisoner1
+    """
+    return _step(steps.hosts, name, test)
+
+
+def pw_conf(name, test=False):
+    """
+    Step 7: the prisoner's ``/etc/pw.conf`` carries its UID/GID range (minuid/maxuid/mingid/maxgid) and
+    ``defaultpasswd``, written as pw(8) writes them; other keys and comments stay.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.pw_conf prisoner1
+    """
+    return _step(steps.pw_conf, name, test)
+
+
+def host_pw_conf(test=False):
+    """
+    Step 7 on the host: ``/etc/pw.conf`` carries ``jailprov:host:pw_range`` and ``defaultpasswd``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.host_pw_conf test=True
+    """
+    return _call(steps.host_pw_conf, _host(), _config(), test=bool(test)).as_dict()
+
+
+def audit_ids():
+    """
+    Report accounts whose UID/GID is shared between the host and prisoners, or lies outside its owner's
+    range (the tutorial's warning about preinstalled and ports users). Changes nothing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.audit_ids
+    """
+    return _call(steps.audit_ids, _host(), _config())
+
+
+def wall_cmos_clock(name, test=False):
+    """
+    Step 9: ``/etc/wall_cmos_clock`` exists in the prisoner (removed when ``wall_cmos_clock: false``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.wall_cmos_clock prisoner1
+    """
+    return _step(steps.wall_cmos_clock, name, test)
+
+
+def localtime(name, test=False):
+    """
+    Step 9: the prisoner's ``/etc/localtime`` links to ``/usr/share/zoneinfo/<timezone>``, and that zone file
+    exists inside the prisoner.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.localtime prisoner1
+    """
+    return _step(steps.localtime, name, test)
+
+
+def root_password(name, test=False):
+    """
+    Step 9: the prisoner's root password hash is the pillar's (``pw -R ROOT usermod root -H 0``, the hash on
+    stdin; ``locked`` → ``-h -``). The hash never appears in argv, logs or the return.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.root_password prisoner1
+    """
+    return _step(steps.root_password, name, test)
+
+
+def provision(name, test=False):
+    """
+    Run the prisoner steps in the seed order (root, base, resolv_conf, syslog, crontab, hosts, pw_conf, devfs,
+    wall_cmos_clock, localtime, root_password) and return each step's result; stops at the first failure.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.provision prisoner1
+        salt '*' jailprov.provision prisoner1 test=True
+    """
+    cfg = _config()
+    _prisoner_names(cfg, name)
+    return _call(provisioning.provision, _host(), cfg, name, test=bool(test), fetcher=_salt_fetcher,
+                 progress=_fire_progress)
+
+
+# ------------------------------------------------------------------------------------------------
+# Base system (seed step 2)
+# ------------------------------------------------------------------------------------------------
+def fetch_release(test=False):
+    """
+    Download the pillar's release (each of ``dists``) once into the cache, verify it against MANIFEST (or the
+    pinned ``sha256``) and keep a decompressed, verified copy for extraction. Returns paths and digests.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.fetch_release
+    """
+    return _call(release.fetch_release, _host(), _config(), test=bool(test), fetcher=_salt_fetcher,
+                 progress=_fire_progress)
+
+
+def install_base(name, test=False, force=False):
+    """
+    Step 2: extract the verified release into the prisoner's root with the system tar (``tar -xpf``), once.
+    A prisoner stamped with another release is an error (extraction does not upgrade: use freebsd-update)
+    unless ``force=True``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.install_base prisoner1
+    """
+    return _step(release.install_base, name, test, force=bool(force), fetcher=_salt_fetcher,
+                 progress=_fire_progress)
+
+
+# ------------------------------------------------------------------------------------------------
+# devfs (seed step 8)
+# ------------------------------------------------------------------------------------------------
+def mount_devfs(name, test=False):
+    """
+    Step 8: mount devfs on the prisoner's ``/dev`` with its ruleset in one step (``mount -t devfs -o ruleset=N``),
+    after checking the ruleset is loaded. A prisoner with ``mount.devfs`` set is left to jail(8).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.mount_devfs prisoner1
+    """
+    return _step(lifecycle.mount_devfs, name, test)
+
+
+def umount_devfs(name, test=False):
+    """
+    Unmount the prisoner's devfs.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.umount_devfs prisoner1
+    """
+    return _step(lifecycle.umount_devfs, name, test)
+
+
+# ------------------------------------------------------------------------------------------------
+# Host configuration (seed step 10)
+# ------------------------------------------------------------------------------------------------
+def host_rc_conf(test=False):
+    """
+    Step 10: ``jail_enable``, ``jail_list``, ``jail_parallel_start`` and (``host:rc_aliases``) the prisoners'
+    ``ifconfig_<if>_aliasN`` lines in the host's rc.conf, edited in place (every other byte kept).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.host_rc_conf test=True
+    """
+    return _call(hostconf.rc_conf, _host(), _config(), test=bool(test)).as_dict()
+
+
+def jail_conf(name, test=False):
+    """
+    Step 10: the prisoner's block in ``/etc/jail.conf`` (or ``/etc/jail.conf.d/NAME.conf``); other jails'
+    blocks and comments are kept byte for byte. A running prisoner whose block changes is stopped with its old
+    configuration, the block written, and the prisoner started again.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.jail_conf prisoner1 test=True
+    """
+    return _step(hostconf.jail_conf, name, test)
+
+
+def unmanaged():
+    """
+    Jails defined in the host's jail.conf or running that the pillar does not manage (left alone).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.unmanaged
+    """
+    return _call(hostconf.unmanaged, _host(), _config())
+
+
+# ------------------------------------------------------------------------------------------------
+# Destroy (seed step 11)
+# ------------------------------------------------------------------------------------------------
+def destroy(name, test=False, force=False):
+    """
+    Step 11: stop the prisoner, unmount everything below its root, clear every file flag (``chflags -R 0``),
+    remove the tree, and remove it from jail.conf, jail_list and the rc.conf aliases. Refuses a prisoner still in
+    the pillar unless ``force=True``, and any path not strictly inside ``jail_root``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.destroy oldprisoner test=True
+        salt '*' jailprov.destroy oldprisoner
+    """
+    cfg = _config()
+    return _call(lifecycle.destroy, _host(), cfg, name, test=bool(test), force=bool(force)).as_dict()

@@ -66,3 +66,242 @@ def validated(name="pillar"):
         ret["result"] = False
         ret["comment"] = "Invalid jailprov pillar; nothing was changed:\n" + "\n".join(out["errors"])
     return ret
+
+
+def prisoner_root(name):
+    """
+    Step 1: the prisoner's root directory exists under ``jail_root``.
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-root:
+          jailprov.prisoner_root:
+            - name: prisoner1
+    """
+    return _run_step(name, "prisoner_root", name)
+
+
+def release_fetched(name="release"):
+    """
+    Step 2 (once per minion): the pillar's release is downloaded, verified against MANIFEST (or the pinned
+    sha256) and cached decompressed.
+
+    .. code-block:: yaml
+
+        jailprov-release:
+          jailprov.release_fetched
+    """
+    return _run_step(name, "fetch_release")
+
+
+def base_installed(name, force=False):
+    """
+    Step 2: the release is extracted into the prisoner (stamped; never re-extracted; a different release is an
+    error unless ``force``).
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-base:
+          jailprov.base_installed:
+            - name: prisoner1
+    """
+    return _run_step(name, "install_base", name, force=force)
+
+
+def resolv_conf(name):
+    """Step 3: the prisoner's /etc/resolv.conf equals the host's.
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-resolv_conf:
+          jailprov.resolv_conf:
+            - name: prisoner1
+    """
+    return _run_step(name, "resolv_conf", name)
+
+
+def syslog_console(name):
+    """Step 4: the console rule in the prisoner's /etc/syslog.conf is commented out.
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-syslog:
+          jailprov.syslog_console:
+            - name: prisoner1
+    """
+    return _run_step(name, "syslog_console", name)
+
+
+def crontab_adjkerntz(name):
+    """Step 5: the ``adjkerntz -a`` entry of the prisoner's /etc/crontab is commented out.
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-crontab:
+          jailprov.crontab_adjkerntz:
+            - name: prisoner1
+    """
+    return _run_step(name, "crontab_adjkerntz", name)
+
+
+def hosts(name):
+    """Step 6: the prisoner's /etc/hosts maps its addresses to its FQDN and short name.
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-hosts:
+          jailprov.hosts:
+            - name: prisoner1
+    """
+    return _run_step(name, "hosts", name)
+
+
+def pw_conf(name):
+    """Step 7: the prisoner's /etc/pw.conf carries its UID/GID range.
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-pw_conf:
+          jailprov.pw_conf:
+            - name: prisoner1
+    """
+    return _run_step(name, "pw_conf", name)
+
+
+def host_pw_conf(name="host"):
+    """Step 7 on the host: /etc/pw.conf carries the host's UID/GID range.
+
+    .. code-block:: yaml
+
+        jailprov-host-pw_conf:
+          jailprov.host_pw_conf
+    """
+    return _run_step(name, "host_pw_conf")
+
+
+def devfs_mounted(name):
+    """Step 8: devfs is mounted with the prisoner's ruleset (jail(8) does it when ``mount.devfs`` is set).
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-devfs:
+          jailprov.devfs_mounted:
+            - name: prisoner1
+    """
+    return _run_step(name, "mount_devfs", name)
+
+
+def wall_cmos_clock(name):
+    """Step 9: /etc/wall_cmos_clock exists in the prisoner.
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-wall_cmos_clock:
+          jailprov.wall_cmos_clock:
+            - name: prisoner1
+    """
+    return _run_step(name, "wall_cmos_clock", name)
+
+
+def localtime(name):
+    """Step 9: /etc/localtime links to the prisoner's zoneinfo file for its timezone.
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-localtime:
+          jailprov.localtime:
+            - name: prisoner1
+    """
+    return _run_step(name, "localtime", name)
+
+
+def root_password(name):
+    """Step 9: the prisoner's root password hash is the pillar's (never shown in changes).
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-root_password:
+          jailprov.root_password:
+            - name: prisoner1
+    """
+    return _run_step(name, "root_password", name)
+
+
+def rc_conf(name="host"):
+    """Step 10: the host's rc.conf jail settings and (optionally) the prisoners' interface aliases.
+
+    .. code-block:: yaml
+
+        jailprov-host-rc_conf:
+          jailprov.rc_conf
+    """
+    return _run_step(name, "host_rc_conf")
+
+
+def jail_conf(name):
+    """Step 10: the prisoner's block in the host's jail.conf (restarting it with the old configuration stopped
+    first when it is running and its block changes).
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-jail_conf:
+          jailprov.jail_conf:
+            - name: prisoner1
+    """
+    return _run_step(name, "jail_conf", name)
+
+
+def running(name):
+    """Step 12: the prisoner is running (``jail -f CONF -c NAME``).
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-running:
+          jailprov.running:
+            - name: prisoner1
+    """
+    return _run_step(name, "start", name)
+
+
+def stopped(name):
+    """Step 12: the prisoner is stopped (``jail -q -f CONF -r NAME``).
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-stopped:
+          jailprov.stopped:
+            - name: prisoner1
+    """
+    return _run_step(name, "stop", name)
+
+
+def absent(name, force=False):
+    """Step 11: the prisoner is destroyed — stopped, unmounted, flags cleared, tree removed, host config removed.
+    Refuses a prisoner still present in the pillar unless ``force``.
+
+    .. code-block:: yaml
+
+        jailprov-oldprisoner-absent:
+          jailprov.absent:
+            - name: oldprisoner
+    """
+    return _run_step(name, "destroy", name, force=force)
+
+
+def unmanaged_reported(name="host"):
+    """Report (never touch) jails on this host that the pillar does not manage.
+
+    .. code-block:: yaml
+
+        jailprov-host-unmanaged:
+          jailprov.unmanaged_reported
+    """
+    ret = _ret(name)
+    try:
+        names = __salt__["jailprov.unmanaged"]()
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret["comment"] = (f"Unmanaged jails left alone: {', '.join(names)}" if names
+                      else "No unmanaged jails on this host")
+    return ret

@@ -1,0 +1,206 @@
+"""Seed step 10: the host's rc.conf and jail.conf from the pillar.
+
+Both files are shared with the administrator: :mod:`rcconf` and :mod:`jailconf` edit them in place and
+keep every byte that is not ours.  A prisoner's jail.conf block is rendered from the model in a fixed
+order (the tutorial's), parsed back before anything is written — the new text must yield exactly the
+intended parameters — and written only on difference.  A *running* prisoner whose block changes is
+stopped with its current (old) configuration first — ``jail -r`` takes exec.stop, the alias removal and
+the unmounts from the file it is given — then the block is written and the prisoner started again.
+"""
+
+import os
+import posixpath
+
+from . import jailcmd, jailconf, lifecycle, rcconf, textedit
+from .errors import JailprovError
+from .result import StepResult
+from .textedit import Root
+
+SYSVIPC_PARAMS = ("sysvmsg", "sysvsem", "sysvshm")
+
+
+def block_params(cfg, prisoner):
+    """The ordered ``(param, value)`` list of a prisoner's jail.conf block."""
+    params = []
+    if prisoner.jid is not None:
+        params.append(("jid", prisoner.jid))
+    params.append(("path", prisoner.path))
+    if prisoner.ip4:
+        params.append(("ip4.addr", list(prisoner.ip4)))
+    if prisoner.ip6:
+        params.append(("ip6.addr", list(prisoner.ip6)))
+    params.append(("host.hostname", prisoner.hostname))
+    if cfg.interface:
+        params.append(("interface", cfg.interface))
+    if prisoner.sysvipc:
+        mode = "inherit" if prisoner.sysvipc == "inherit" else "new"
+        params += [(p, mode) for p in SYSVIPC_PARAMS if p not in prisoner.params]
+    params += list(prisoner.params.items())
+    return params
+
+
+def _normal(value):
+    """A model value as the parser reports it: True, False, or a list of strings."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def conf_d_path(cfg, name):
+    return posixpath.join(posixpath.dirname(cfg.jail_conf), "jail.conf.d", f"{name}.conf")
+
+
+def conf_d_include(cfg):
+    return posixpath.join(posixpath.dirname(cfg.jail_conf), "jail.conf.d", "*.conf")
+
+
+def _parse(text, path):
+    return jailconf.parse(text or "", path)
+
+
+def _set_block(path, name, params):
+    """transform for textedit.edit: set the block, then verify the new text parses back to ``params``."""
+    def transform(old):
+        doc = _parse(old, path)
+        doc.set_block(name, params)
+        new = doc.render()
+        check = _parse(new, path).block(name)
+        got = [(p.key, p.value) for p in (check or ())]
+        want = [(k, _normal(v)) for k, v in params]
+        if got != want:
+            raise JailprovError(f"{path}: the rendered block for {name} does not parse back to the intended "
+                                f"parameters (wanted {want}, parsed {got}); nothing was written")
+        return new, ""
+    return transform
+
+
+def _drop_block(path, name):
+    def transform(old):
+        doc = _parse(old, path)
+        doc.remove_block(name)
+        return doc.render(), ""
+    return transform
+
+
+def _include(path, pattern):
+    def transform(old):
+        doc = _parse(old, path)
+        doc.ensure_include(pattern)
+        return doc.render(), ""
+    return transform
+
+
+def _edit(host, root, path, transform, test):
+    """textedit.edit of a host file, creating it — and its directory (jail.conf.d) — when missing."""
+    directory = host.path(posixpath.dirname(path))
+    if not os.path.isdir(directory):
+        if test:
+            new, note = transform(None)
+            return textedit.EditResult(path.lstrip("/"), path, None, new, None, textedit.DEFAULT_MODE, note)
+        os.makedirs(directory, mode=0o755)
+    return textedit.edit(root, path.lstrip("/"), transform, test=test, create=True)
+
+
+def _holds(root, path, name):
+    if not os.path.isdir(root.real.rstrip("/") + posixpath.dirname(path)):
+        return False
+    state = textedit.read_text(root, path.lstrip("/"), missing_ok=True)
+    return state is not None and name in _parse(state.text, path).jails()
+
+
+def _plan_jail_conf(host, cfg, prisoner, test):
+    """Compute (and unless ``test`` apply) the jail.conf edits; returns ([EditResult], block_changed)."""
+    root = Root.of_host(host)
+    name = prisoner.name
+    params = block_params(cfg, prisoner)
+    edits, moves = [], []
+    own = conf_d_path(cfg, name)
+    if cfg.jail_conf_layout == "jail.conf.d":
+        target = own
+        edits.append(_edit(host, root, cfg.jail_conf, _include(cfg.jail_conf, conf_d_include(cfg)), test))
+        if _holds(root, cfg.jail_conf, name):
+            moves.append(textedit.edit(root, cfg.jail_conf.lstrip("/"), _drop_block(cfg.jail_conf, name),
+                                       test=test))
+    else:
+        target = cfg.jail_conf
+        if _holds(root, own, name):
+            leftover = _parse(textedit.read_text(root, own.lstrip("/")).text, own)
+            leftover.remove_block(name)
+            if leftover.statements:
+                moves.append(textedit.edit(root, own.lstrip("/"), _drop_block(own, name), test=test))
+            else:
+                moves.append(textedit.ensure_absent(root, own.lstrip("/"), test=test))
+    block_edit = _edit(host, root, target, _set_block(target, name, params), test)
+    edits += moves + [block_edit]
+    return edits, block_edit.changed or any(e.changed for e in moves)
+
+
+def _running(host, name):
+    res = host.check(list(jailcmd.JLS_ARGV), what="listing jails")
+    return any(j["name"] == name for j in jailcmd.parse_jls_json(res.stdout))
+
+
+def jail_conf(host, cfg, name, test=False):
+    """The prisoner's block in jail.conf (or jail.conf.d/NAME.conf), per ``jail_conf_layout``.
+
+    Blocks of other jails and every byte outside the prisoner's block are kept.  A running prisoner whose
+    block changes is stopped with its current configuration, the block written, and the prisoner started.
+    """
+    prisoner = cfg.prisoners.get(name)
+    if prisoner is None or prisoner.absent:
+        raise JailprovError(f"jailprov:prisoners: {name!r} is not a present prisoner of the pillar")
+    edits, block_changed = _plan_jail_conf(host, cfg, prisoner, test=True)
+    changed = any(e.changed for e in edits)
+    diff = "".join(e.diff for e in edits if e.changed)
+    if not changed:
+        return StepResult(False, f"jail.conf entry of {name} is already correct")
+    files = ", ".join(dict.fromkeys(e.shown for e in edits if e.changed))
+    restart = block_changed and _running(host, name)
+    if test:
+        comment = f"{files} would be changed"
+        if restart:
+            comment += f"; {name} is running: it would be stopped with its current configuration, then started"
+        return StepResult(True, comment, diff)
+    notes = []
+    if restart:
+        notes.append(lifecycle.stop(host, cfg, name).comment)
+    _plan_jail_conf(host, cfg, prisoner, test=False)
+    if restart:
+        notes.append(lifecycle.start(host, cfg, name).comment)
+    comment = f"{files} was changed" + (f"; {'; '.join(notes)}" if notes else "")
+    return StepResult(True, comment, diff)
+
+
+def rc_conf(host, cfg, test=False):
+    """``jail_enable``, ``jail_list``, ``jail_parallel_start`` and (with ``host.rc_aliases``) the prisoners'
+    ``ifconfig_<if>_aliasN`` lines, edited in place."""
+    root = Root.of_host(host)
+    texts = {}
+    for path in rcconf.rc_conf_sources(cfg):
+        state = textedit.read_text(root, path.lstrip("/"), missing_ok=True)
+        if state is not None:
+            texts[path] = state.text
+    plan = rcconf.plan_rc_conf(cfg, texts)
+    edits = [textedit.edit(root, path.lstrip("/"), lambda old, new=new: (new, ""), test=test, create=True)
+             for path, new in plan.files.items()]
+    changed = [e for e in edits if e.changed]
+    notes = "".join(f"\nNote: {n}" for n in plan.notes)
+    if not changed:
+        return StepResult(False, "rc.conf jail settings are already correct" + notes)
+    files = ", ".join(e.shown for e in changed)
+    return StepResult(True, f"{files} {'would be' if test else 'was'} changed{notes}",
+                      "".join(e.diff for e in changed))
+
+
+def unmanaged(host, cfg):
+    """Jails defined in the host's jail.conf (and what it includes) or running, that the pillar does not
+    manage: reported, never touched."""
+    read = jailconf.fs_reader(host.root)
+    defined = []
+    if read(cfg.jail_conf):
+        defined = jailconf.defined_jails(cfg.jail_conf, read=read)
+    res = host.check(list(jailcmd.JLS_ARGV), what="listing jails")
+    running = [j["name"] for j in jailcmd.parse_jls_json(res.stdout)]
+    return [n for n in dict.fromkeys(defined + running) if n not in cfg.prisoners]

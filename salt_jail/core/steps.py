@@ -1,0 +1,360 @@
+"""The prisoner steps of the seed procedure (1, 3–7, 9), the host's pw.conf and the UID/GID audit.
+
+Every prisoner step is ``fn(host, cfg, name, test=False) -> StepResult``.  It reads the current state,
+computes the wanted one and writes only the difference; ``test=True`` runs the very same code and stops
+just before writing, so ``changed``, the comment's subject and the diff are the same in both runs.
+Comments use the trio "would be changed" / "was changed" / "is already correct".
+
+Every prisoner step first checks that ``name`` is a present prisoner of the pillar
+(:class:`ValidationError` otherwise) and, except step ``root`` which creates it, that the prisoner root
+exists as a real directory.  All file access below the prisoner root goes through
+:mod:`salt_jail.core.textedit`, which resolves paths as the prisoner sees them and never follows a link
+out of it.  Prisoner paths passed to commands are host paths (``prisoner.path``).
+
+:data:`STEPS` lists the prisoner steps in seed order for ``provision``.
+"""
+
+import os
+import stat
+
+from . import crontab, passwd, pwconf, syslogconf, textedit
+from . import hosts as hostsfile
+from .errors import CommandError, JailprovError, ValidationError
+from .result import StepResult
+from .textedit import Root
+
+#: Where a missing base file comes from.
+BASE_HINT = "it is part of the FreeBSD base system, which step 'base' installs"
+
+#: Mode and owner (root:wheel) of a prisoner root.
+ROOT_MODE = 0o755
+
+
+def _prisoner(cfg, name):
+    """The present prisoner ``name``, or :class:`ValidationError`."""
+    prisoner = cfg.prisoners.get(name)
+    if prisoner is None:
+        known = ", ".join(cfg.prisoners) or "none"
+        raise ValidationError(f"jailprov:prisoners: no prisoner named {name!r} in the pillar (known: {known})")
+    if prisoner.absent:
+        raise ValidationError(
+            f"jailprov:prisoners:{name}: the prisoner is marked absent; it is to be destroyed, not provisioned"
+        )
+    return prisoner
+
+
+def _root(host, prisoner):
+    """The prisoner root as a :class:`Root`; it must exist and be a real directory (step 'root')."""
+    try:
+        st = os.lstat(host.path(prisoner.path))
+    except FileNotFoundError:
+        raise JailprovError(
+            f"prisoner root {prisoner.path} does not exist; step 'root' (jailprov.root {prisoner.name}) creates it"
+        ) from None
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise JailprovError(
+            f"prisoner root {prisoner.path} is not a directory (a symbolic link or a file); "
+            f"step 'root' (jailprov.root {prisoner.name}) refuses to use it — remove it"
+        )
+    return Root(host.path(prisoner.path), prisoner.path)
+
+
+def _file_result(edit, test):
+    """The :class:`StepResult` of one :class:`~salt_jail.core.textedit.EditResult`."""
+    if not edit.changed:
+        comment = f"{edit.shown} is already correct"
+    else:
+        comment = f"{edit.shown} {'would be' if test else 'was'} changed"
+    if edit.note:
+        comment += f" ({edit.note})"
+    return StepResult(edit.changed, comment, edit.diff)
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 1: the prisoner root
+
+
+def ensure_root(host, cfg, name, test=False):
+    """Step 1: ``jail_root/NAME`` is a directory owned by root:wheel with mode 0755.
+
+    A missing jail_root is created (mode 0755).  An existing jail_root writable by everyone is an error,
+    not something fixed silently: any local user could then replace a prisoner root with a symbolic
+    link, and the mode of a directory the administrator chose is theirs to change.  A prisoner root
+    that is a symbolic link (or a file) is refused.
+    """
+    prisoner = _prisoner(cfg, name)
+    actions = []
+    jail_root = host.path(cfg.jail_root)
+    try:
+        st = os.stat(jail_root)  # host-side links (/home -> /usr/home) are the host admin's
+    except FileNotFoundError:
+        actions.append(f"create {cfg.jail_root}")
+    else:
+        if not stat.S_ISDIR(st.st_mode):
+            raise JailprovError(f"jail_root {cfg.jail_root} exists and is not a directory")
+        if st.st_mode & stat.S_IWOTH:
+            raise JailprovError(
+                f"jail_root {cfg.jail_root} is writable by everyone (mode {stat.S_IMODE(st.st_mode):04o}): any "
+                f"local user could swap a prisoner root for a symbolic link; run `chmod o-w {cfg.jail_root}`"
+            )
+    real = host.path(prisoner.path)
+    try:
+        st = os.lstat(real)
+    except FileNotFoundError:
+        st = None
+        actions.append(f"create {prisoner.path} (mode {ROOT_MODE:04o}, root:wheel)")
+    else:
+        if stat.S_ISLNK(st.st_mode):
+            raise JailprovError(
+                f"prisoner root {prisoner.path} is a symbolic link to {os.readlink(real)}; refusing to use it "
+                "(a prisoner root must be a real directory — remove the link)"
+            )
+        if not stat.S_ISDIR(st.st_mode):
+            raise JailprovError(f"prisoner root {prisoner.path} exists and is not a directory; remove it")
+        if stat.S_IMODE(st.st_mode) != ROOT_MODE:
+            actions.append(f"chmod {stat.S_IMODE(st.st_mode):04o} -> {ROOT_MODE:04o}")
+        if (st.st_uid, st.st_gid) != (0, 0):
+            actions.append(f"chown {st.st_uid}:{st.st_gid} -> root:wheel")
+    if actions and not test:
+        try:
+            os.makedirs(jail_root, mode=0o755, exist_ok=True)
+            if st is None:
+                os.mkdir(real, ROOT_MODE)
+            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                os.fchmod(fd, ROOT_MODE)
+                os.fchown(fd, 0, 0)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise JailprovError(f"cannot set up prisoner root {prisoner.path}: {err.strerror}") from None
+    if not actions:
+        return StepResult(False, f"prisoner root {prisoner.path} is already correct")
+    verb = "would be" if test else "was"
+    return StepResult(True, f"prisoner root {prisoner.path} {verb} changed: {'; '.join(actions)}",
+                      data={"actions": actions})
+
+
+# --------------------------------------------------------------------------------------------------
+# Steps 3-6: files copied or edited
+
+
+def resolv_conf(host, cfg, name, test=False):
+    """Step 3: the prisoner's ``etc/resolv.conf`` has the content and mode of the host's file."""
+    prisoner = _prisoner(cfg, name)
+    root = _root(host, prisoner)
+    source = cfg.host.resolv_conf
+    src = textedit.read_text(
+        Root.of_host(host), source,
+        hint="step resolv_conf copies it into each prisoner; create it (resolvconf -u, or nameserver lines) "
+             "or point jailprov:host:resolv_conf at another file",
+    )
+    edit = textedit.edit(
+        root, "etc/resolv.conf",
+        lambda old: (src.text, "" if old == src.text else f"copied from the host's {source}"),
+        test=test, mode=src.mode, create=True,
+    )
+    return _file_result(edit, test)
+
+
+def syslog_console(host, cfg, name, test=False):
+    """Step 4: the console rule of the prisoner's ``etc/syslog.conf`` is commented out."""
+    root = _root(host, _prisoner(cfg, name))
+    return _file_result(
+        textedit.edit(root, "etc/syslog.conf", syslogconf.comment_console_rule, test=test, hint=BASE_HINT), test
+    )
+
+
+def crontab_adjkerntz(host, cfg, name, test=False):
+    """Step 5: the ``adjkerntz -a`` entry of the prisoner's ``etc/crontab`` is commented out."""
+    root = _root(host, _prisoner(cfg, name))
+    return _file_result(
+        textedit.edit(root, "etc/crontab", crontab.comment_adjkerntz, test=test, hint=BASE_HINT), test
+    )
+
+
+def hosts(host, cfg, name, test=False):
+    """Step 6: the prisoner's ``etc/hosts`` maps each of its addresses to its FQDN and short name."""
+    prisoner = _prisoner(cfg, name)
+    root = _root(host, prisoner)
+    addresses = list(prisoner.ip4) + list(prisoner.ip6)
+    if not addresses:
+        return StepResult(False, f"prisoner {name} has no ip4/ip6 address; {root.show('etc/hosts')} left alone")
+    edit = textedit.edit(
+        root, "etc/hosts",
+        lambda old: hostsfile.set_addresses(old, addresses, prisoner.hostname, prisoner.shortname),
+        test=test, hint=BASE_HINT,
+    )
+    return _file_result(edit, test)
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 7: pw.conf and the id audit
+
+
+def _pw_conf(root, pw_range, defaultpasswd, test):
+    values = pwconf.settings(pw_range, defaultpasswd)
+    edit = textedit.edit(root, "etc/pw.conf", lambda old: pwconf.set_values(old, values), test=test, create=True)
+    return _file_result(edit, test)
+
+
+def pw_conf(host, cfg, name, test=False):
+    """Step 7: the prisoner's ``etc/pw.conf`` carries its pw_range and defaultpasswd."""
+    prisoner = _prisoner(cfg, name)
+    root = _root(host, prisoner)
+    if prisoner.pw_range is None:
+        return StepResult(False, f"no pw_range for prisoner {name}; {root.show('etc/pw.conf')} left alone")
+    return _pw_conf(root, prisoner.pw_range, prisoner.defaultpasswd, test)
+
+
+def host_pw_conf(host, cfg, test=False):
+    """Step 7 on the host: ``/etc/pw.conf`` carries ``jailprov:host``'s pw_range and defaultpasswd."""
+    if cfg.host.pw_range is None:
+        return StepResult(False, "no jailprov:host:pw_range; /etc/pw.conf left alone")
+    return _pw_conf(Root.of_host(host), cfg.host.pw_range, cfg.host.defaultpasswd, test)
+
+
+def _parse(root, rel, parser):
+    """``parser(text, shown_path)`` of the base file ``rel`` below ``root``."""
+    return parser(textedit.read_text(root, rel, hint=BASE_HINT).text, root.show(rel))
+
+
+def _accounts(root):
+    """The parsed ``etc/master.passwd`` and ``etc/group`` below ``root``."""
+    return _parse(root, "etc/master.passwd", passwd.parse_master_passwd), _parse(root, "etc/group", passwd.parse_group)
+
+
+def audit_ids(host, cfg):
+    """Step 7's check: UIDs/GIDs shared between the host and the prisoners, or outside their pw_range.
+
+    Reads the host's and every present prisoner's master.passwd and group; changes nothing.  Owners are
+    labelled ``host`` and by prisoner name.  A prisoner whose root or account files cannot be read is
+    listed under ``skipped`` with the reason.  See :func:`salt_jail.core.passwd.audit_ids` for the rules.
+    """
+    owners = {"host": (cfg.host.pw_range, *_accounts(Root.of_host(host)))}
+    skipped = {}
+    for prisoner in cfg.present:
+        try:
+            owners[prisoner.name] = (prisoner.pw_range, *_accounts(_root(host, prisoner)))
+        except JailprovError as err:
+            skipped[prisoner.name] = str(err)
+    report = passwd.audit_ids(owners)
+    report["skipped"] = skipped
+    return report
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 9: inside the prisoner
+
+
+def wall_cmos_clock(host, cfg, name, test=False):
+    """Step 9: ``etc/wall_cmos_clock`` exists when the pillar says the CMOS clock keeps local time.
+
+    adjkerntz(8) reads only the file's presence.  ``wall_cmos_clock: false`` in the pillar removes it,
+    so the pillar fully decides.
+    """
+    prisoner = _prisoner(cfg, name)
+    root = _root(host, prisoner)
+    rel = "etc/wall_cmos_clock"
+    if prisoner.wall_cmos_clock:
+        edit = textedit.edit(
+            root, rel,
+            lambda old: ("", "created: the CMOS clock keeps local time") if old is None else (old, ""),
+            test=test, create=True,
+        )
+    else:
+        edit = textedit.ensure_absent(root, rel, test=test)
+    return _file_result(edit, test)
+
+
+def localtime(host, cfg, name, test=False):
+    """Step 9: ``etc/localtime`` is a symlink to ``/usr/share/zoneinfo/<timezone>``, and that zone file
+    exists inside the prisoner (checked as the prisoner resolves it)."""
+    prisoner = _prisoner(cfg, name)
+    root = _root(host, prisoner)
+    if prisoner.timezone is None:
+        return StepResult(False, f"no timezone for prisoner {name}; {root.show('etc/localtime')} left alone")
+    zone = f"usr/share/zoneinfo/{prisoner.timezone}"
+    if not textedit.is_regular_file(root, zone):
+        raise JailprovError(
+            f"time zone {prisoner.timezone!r} is not installed in prisoner {name}: {root.show(zone)} does not "
+            "exist inside the prisoner (check the name, e.g. Asia/Tokyo, and that base is installed)"
+        )
+    return _file_result(textedit.ensure_symlink(root, "etc/localtime", "/" + zone, test=test), test)
+
+
+def _check_pw_paths(root):
+    """``pw -R`` opens ``<root>/etc/...`` the host's way; refuse links it would follow out of the prisoner.
+
+    With ``etc`` a link to ``../../../../etc`` pw would edit the host's own master.passwd; with
+    ``etc/master.passwd`` a link, it would read a host file and write it into the prisoner.
+    """
+    for rel, want_dir in (("etc", True), ("etc/master.passwd", False), ("etc/group", False)):
+        try:
+            st = os.lstat(os.path.join(root.real, rel))
+        except FileNotFoundError:
+            raise JailprovError(f"{root.show(rel)} does not exist; {BASE_HINT}") from None
+        ok = stat.S_ISDIR(st.st_mode) if want_dir else stat.S_ISREG(st.st_mode)
+        if not ok:
+            raise JailprovError(
+                f"{root.show(rel)} is not a {'directory' if want_dir else 'regular file'} (a symbolic link?); "
+                "pw -R would follow it outside the prisoner, so the root password is not set"
+            )
+
+
+def _root_hash(root):
+    user = passwd.find_user(_parse(root, "etc/master.passwd", passwd.parse_master_passwd), "root")
+    if user is None:
+        raise JailprovError(f"{root.show('etc/master.passwd')} has no root account")
+    return user.password
+
+
+def root_password(host, cfg, name, test=False):
+    """Step 9: root's password hash in the prisoner equals the pillar's (``locked`` = ``*``).
+
+    Compares with the hash in the prisoner's ``etc/master.passwd`` and, when different, runs
+    ``pw -R <prisoner> usermod root -H 0`` with the hash on stdin (``-h -`` for ``locked``, which sets
+    ``*``).  The hash never appears in argv, comments, diffs, data or errors.
+    """
+    prisoner = _prisoner(cfg, name)
+    root = _root(host, prisoner)
+    if prisoner.root_password is None:
+        return StepResult(False, f"no root_password for prisoner {name}; root's password left alone")
+    locked = prisoner.root_password == "locked"
+    wanted = "*" if locked else prisoner.root_password
+    _check_pw_paths(root)
+    if _root_hash(root) == wanted:
+        return StepResult(False, f"root password of prisoner {name} is already correct")
+    what = "locked (set to *)" if locked else "changed"
+    if test:
+        return StepResult(True, f"root password of prisoner {name} would be {what}")
+    argv = ["pw", "-R", prisoner.path, "usermod", "root"] + (["-h", "-"] if locked else ["-H", "0"])
+    res = host.run(argv, stdin=None if locked else wanted + "\n", secret=True)
+    if not res.ok:
+        raise CommandError(
+            argv, res.retcode, _scrub(res.stdout, wanted), _scrub(res.stderr, wanted),
+            what=f"setting the root password of prisoner {name}",
+        )
+    if _root_hash(root) != wanted:
+        raise JailprovError(
+            f"`{' '.join(argv)}` succeeded but root's password in {root.show('etc/master.passwd')} did not change"
+        )
+    return StepResult(True, f"root password of prisoner {name} was {what}")
+
+
+def _scrub(text, secret):
+    return (text or "").replace(secret, "<hash>")
+
+
+#: The prisoner steps in seed order, as ``(step_id, function)``.
+STEPS = (
+    ("root", ensure_root),
+    ("resolv_conf", resolv_conf),
+    ("syslog", syslog_console),
+    ("crontab", crontab_adjkerntz),
+    ("hosts", hosts),
+    ("pw_conf", pw_conf),
+    ("wall_cmos_clock", wall_cmos_clock),
+    ("localtime", localtime),
+    ("root_password", root_password),
+)

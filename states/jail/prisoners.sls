@@ -1,0 +1,36 @@
+{#- Per prisoner, the seed's steps in order. Each step requires the previous one of the same prisoner, so a
+    failure stops that prisoner's later steps and not the other prisoners'. #}
+{%- from tpldir ~ "/map.jinja" import present with context %}
+{%- set steps = [
+      ('root', 'prisoner_root'),
+      ('base', 'base_installed'),
+      ('resolv_conf', 'resolv_conf'),
+      ('syslog', 'syslog_console'),
+      ('crontab', 'crontab_adjkerntz'),
+      ('hosts', 'hosts'),
+      ('pw_conf', 'pw_conf'),
+      ('devfs', 'devfs_mounted'),
+      ('wall_cmos_clock', 'wall_cmos_clock'),
+      ('localtime', 'localtime'),
+      ('root_password', 'root_password'),
+   ] %}
+include:
+  - jail.validate
+  - jail.release
+{%- for name in present %}
+{%-   for step, fun in steps %}
+
+jailprov-{{ name }}-{{ step }}:
+  jailprov.{{ fun }}:
+    - name: {{ name }}
+    - require:
+{%-     if loop.first %}
+      - jailprov: jailprov-pillar-valid
+{%-     else %}
+      - jailprov: jailprov-{{ name }}-{{ loop.previtem[0] }}
+{%-     endif %}
+{%-     if step == 'base' %}
+      - jailprov: jailprov-release
+{%-     endif %}
+{%-   endfor %}
+{%- endfor %}

@@ -1,0 +1,187 @@
+"""Host configuration (seed step 10): jail.conf blocks and rc.conf, on an administrator's own files."""
+
+import copy
+import json
+import pathlib
+
+import pytest
+
+from salt_jail.core import hostconf, jailconf, model
+from salt_jail.core.errors import JailprovError
+from salt_jail.core.host import CmdResult, Host
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hostconf"
+
+
+class FakeJails:
+    """A runner playing jls/jail for a set of running jail names; records every argv."""
+
+    def __init__(self, running=()):
+        self.running = list(running)
+        self.calls = []
+
+    def __call__(self, argv, stdin=None, env=None, cwd=None, secret=False):
+        argv = [pathlib.Path(argv[0]).name] + list(argv[1:])
+        self.calls.append(argv)
+        if argv[0] == "jls":
+            jails = [{"jid": i + 1, "name": n, "hostname": n, "path": f"/home/jail/{n}", "state": "ACTIVE",
+                      "ipv4_addrs": [], "ipv6_addrs": []} for i, n in enumerate(self.running)]
+            return CmdResult(0, json.dumps({"__version": "2", "jail-information": {"jail": jails}}))
+        if argv[0] == "jail" and "-c" in argv:
+            self.running.append(argv[-1])
+        elif argv[0] == "jail" and "-r" in argv:
+            self.running.remove(argv[-1])
+        return CmdResult(0)
+
+
+@pytest.fixture
+def root(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "jail.conf").write_text((FIXTURES / "admin.jail.conf").read_text())
+    (tmp_path / "etc" / "rc.conf").write_text((FIXTURES / "admin.rc.conf").read_text())
+    return tmp_path
+
+
+def host_for(root, running=()):
+    return Host(root=str(root), runner=FakeJails(running), bindir="/nonexistent")
+
+
+def cfg_for(seed_pillar, **changes):
+    pillar = copy.deepcopy(seed_pillar)
+    pillar["jailprov"].update(changes)
+    return model.from_pillar(pillar)
+
+
+def test_block_params_follow_the_tutorial_order(seed_pillar):
+    cfg = cfg_for(seed_pillar)
+    keys = [k for k, _ in hostconf.block_params(cfg, cfg.prisoners["prisoner1"])]
+    assert keys[:5] == ["jid", "path", "ip4.addr", "host.hostname", "interface"]
+    assert keys[5:] == list(cfg.prisoners["prisoner1"].params)
+
+
+def test_sysvipc_becomes_own_namespace(seed_pillar):
+    seed_pillar["jailprov"]["prisoners"]["prisoner1"]["sysvipc"] = True
+    seed_pillar["jailprov"]["prisoners"]["prisoner2"]["sysvipc"] = "inherit"
+    cfg = model.from_pillar(seed_pillar)
+    p1 = dict(hostconf.block_params(cfg, cfg.prisoners["prisoner1"]))
+    p2 = dict(hostconf.block_params(cfg, cfg.prisoners["prisoner2"]))
+    assert [p1[k] for k in hostconf.SYSVIPC_PARAMS] == ["new"] * 3
+    assert [p2[k] for k in hostconf.SYSVIPC_PARAMS] == ["inherit"] * 3
+
+
+def test_jail_conf_keeps_admin_bytes_and_is_idempotent(root, seed_pillar):
+    cfg = cfg_for(seed_pillar)
+    host = host_for(root)
+    before = (root / "etc/jail.conf").read_text()
+    dry = [hostconf.jail_conf(host, cfg, n, test=True) for n in ("prisoner1", "prisoner2")]
+    assert (root / "etc/jail.conf").read_text() == before          # test mode wrote nothing
+    real = hostconf.jail_conf(host, cfg, "prisoner1")
+    assert real.changed and real.diff == dry[0].diff               # the dry run predicted the diff exactly
+    hostconf.jail_conf(host, cfg, "prisoner2")
+    after = (root / "etc/jail.conf").read_text()
+    assert after.startswith(before)                                # every administrator byte kept, in place
+    doc = jailconf.parse(after)
+    assert doc.jails() == ["www", "prisoner1", "prisoner2"]
+    read = jailconf.fs_reader(str(root))
+    eff = jailconf.effective_params("/etc/jail.conf", "prisoner1", read=read)
+    assert eff["path"] == ["/home/jail/prisoner1"] and eff["ip4.addr"] == ["192.168.11.31"]
+    assert eff["host.hostname"] == ["bsd1.korodes.com"] and eff["devfs_ruleset"] == ["4"]
+    assert eff["allow.raw_sockets"] is True and eff["interface"] == ["em0"]
+    for name in ("prisoner1", "prisoner2"):
+        again = hostconf.jail_conf(host, cfg, name)
+        assert not again.changed and "already correct" in again.comment
+    assert (root / "etc/jail.conf").read_text() == after
+
+
+def test_changed_value_with_quotes_and_dollar_round_trips(root, seed_pillar):
+    seed_pillar["jailprov"]["prisoners"]["prisoner1"]["params"] = {
+        "exec.poststart": 'logger "started $name; ok" \\ done'}
+    cfg = model.from_pillar(seed_pillar)
+    hostconf.jail_conf(host_for(root), cfg, "prisoner1")
+    eff = jailconf.effective_params("/etc/jail.conf", "prisoner1", read=jailconf.fs_reader(str(root)))
+    assert eff["exec.poststart"] == ['logger "started $name; ok" \\ done']
+
+
+def test_running_prisoner_is_stopped_with_old_config_then_started(root, seed_pillar):
+    cfg = cfg_for(seed_pillar)
+    host = host_for(root)
+    hostconf.jail_conf(host, cfg, "prisoner1")
+    old_block = (root / "etc/jail.conf").read_text()
+    seed_pillar["jailprov"]["prisoners"]["prisoner1"]["params"] = {"devfs_ruleset": 5}
+    cfg2 = model.from_pillar(seed_pillar)
+    host = host_for(root, running=["prisoner1"])
+    dry = hostconf.jail_conf(host, cfg2, "prisoner1", test=True)
+    assert "would be stopped" in dry.comment and (root / "etc/jail.conf").read_text() == old_block
+    seen_at_stop = []
+
+    class Spy(FakeJails):
+        def __call__(self, argv, **kw):
+            if pathlib.Path(argv[0]).name == "jail" and "-r" in argv:
+                seen_at_stop.append((root / "etc/jail.conf").read_text())
+            return super().__call__(argv, **kw)
+
+    host.runner = Spy(running=["prisoner1"])
+    res = hostconf.jail_conf(host, cfg2, "prisoner1")
+    assert res.changed and "stopped" in res.comment and "started" in res.comment
+    assert seen_at_stop == [old_block]                       # jail -r read the OLD configuration
+    jail_calls = [c for c in host.runner.calls if c[0] == "jail"]
+    assert jail_calls == [["jail", "-q", "-f", "/etc/jail.conf", "-r", "prisoner1"],
+                          ["jail", "-f", "/etc/jail.conf", "-c", "prisoner1"]]
+
+
+def test_layout_switch_moves_blocks_never_twice(root, seed_pillar):
+    host = host_for(root)
+    single = cfg_for(seed_pillar)
+    hostconf.jail_conf(host, single, "prisoner1")
+    split = cfg_for(seed_pillar, jail_conf_layout="jail.conf.d")
+    res = hostconf.jail_conf(host, split, "prisoner1")
+    assert res.changed
+    main = jailconf.parse((root / "etc/jail.conf").read_text())
+    assert "prisoner1" not in main.jails() and main.has_include("/etc/jail.conf.d/*.conf")
+    assert jailconf.parse((root / "etc/jail.conf.d/prisoner1.conf").read_text()).jails() == ["prisoner1"]
+    assert jailconf.defined_jails("/etc/jail.conf", read=jailconf.fs_reader(str(root))).count("prisoner1") == 1
+    assert not hostconf.jail_conf(host, split, "prisoner1").changed
+    back = hostconf.jail_conf(host, single, "prisoner1")
+    assert back.changed and not (root / "etc/jail.conf.d/prisoner1.conf").exists()
+    assert jailconf.defined_jails("/etc/jail.conf", read=jailconf.fs_reader(str(root))).count("prisoner1") == 1
+
+
+def test_duplicate_block_in_admin_file_is_an_error_and_nothing_written(root, seed_pillar):
+    text = (root / "etc/jail.conf").read_text() + "\nprisoner1 { path = /x; }\nprisoner1 { path = /y; }\n"
+    (root / "etc/jail.conf").write_text(text)
+    with pytest.raises(JailprovError, match="defined 2 times"):
+        hostconf.jail_conf(host_for(root), cfg_for(seed_pillar), "prisoner1")
+    assert (root / "etc/jail.conf").read_text() == text
+
+
+def test_malformed_jail_conf_is_an_error_and_nothing_written(root, seed_pillar):
+    text = "www {\n  path = /x\n}\n"
+    (root / "etc/jail.conf").write_text(text)
+    with pytest.raises(JailprovError, match="line"):
+        hostconf.jail_conf(host_for(root), cfg_for(seed_pillar), "prisoner1")
+    assert (root / "etc/jail.conf").read_text() == text
+
+
+def test_rc_conf_keeps_admin_aliases_and_list(root, seed_pillar):
+    cfg = cfg_for(seed_pillar)
+    host = host_for(root)
+    before = (root / "etc/rc.conf").read_text()
+    dry = hostconf.rc_conf(host, cfg, test=True)
+    assert dry.changed and (root / "etc/rc.conf").read_text() == before
+    res = hostconf.rc_conf(host, cfg)
+    assert res.diff == dry.diff
+    text = (root / "etc/rc.conf").read_text()
+    assert 'jail_enable="YES"' in text and 'jail_list="www prisoner1 prisoner2"' in text
+    assert 'ifconfig_em0_alias0="inet 192.168.11.80 netmask 255.255.255.255"   # www jail' in text
+    assert 'ifconfig_em0_alias1="inet 192.168.11.31 netmask 255.255.255.255"' in text
+    assert 'ifconfig_em0_alias2="inet 192.168.11.32 netmask 255.255.255.255"' in text
+    assert "jail(8)" in res.comment                                 # interface + rc_aliases note
+    assert not hostconf.rc_conf(host, cfg).changed
+    assert not hostconf.rc_conf(host, cfg, test=True).changed
+
+
+def test_unmanaged_reports_admin_jails(root, seed_pillar):
+    cfg = cfg_for(seed_pillar)
+    host = host_for(root, running=["www", "other"])
+    hostconf.jail_conf(host, cfg, "prisoner1")
+    assert hostconf.unmanaged(host, cfg) == ["www", "other"]

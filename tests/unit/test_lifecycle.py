@@ -1,0 +1,728 @@
+"""lifecycle: every rule checked against a scripted command runner (exact argv lists, in order)."""
+
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+
+import pytest
+
+from salt_jail.core import lifecycle, model
+from salt_jail.core.errors import CommandError, JailprovError, ValidationError
+from salt_jail.core.host import CmdResult, Host
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "lifecycle"
+
+PILLAR = {"jailprov": {
+    "jail_root": "/home/jail",
+    "release": "14.2-RELEASE",
+    "interface": "em0",
+    "host": {"rc_aliases": True},
+    "prisoners": {
+        "prisoner1": {"jid": 1, "ip4": "192.168.11.31", "hostname": "bsd1.korodes.com"},
+        "prisoner2": {"jid": 2, "ip4": "192.168.11.32", "hostname": "bsd2.korodes.com"},
+    },
+}}
+
+JLS = ["jls", "-v", "--libxo", "json"]
+MOUNT_P = ["mount", "-p"]
+SECURELEVEL = ["sysctl", "-n", "kern.securelevel"]
+
+
+def jls(*jails):
+    """jls -v --libxo json output for (name, jid[, ipv4]) tuples."""
+    entries = []
+    for name, jid, *ip in jails:
+        entries.append({"jid": jid, "hostname": f"{name}.example", "path": f"/home/jail/{name}", "name": name,
+                        "state": "ACTIVE", "cpusetid": jid + 1, "ipv4_addrs": ip, "ipv6_addrs": []})
+    return json.dumps({"__version": "2", "jail-information": {"jail": entries}})
+
+
+class Runner:
+    """A scripted runner: each command must be the next expected argv; answers with its scripted result."""
+
+    def __init__(self):
+        self.script = []
+
+    def expect(self, argv, stdout="", stderr="", retcode=0, effect=None):
+        """Expect ``argv`` (a list, or a predicate on the argv list) next."""
+        self.script.append((argv if callable(argv) else list(argv), CmdResult(retcode, stdout, stderr), effect))
+        return self
+
+    def __call__(self, argv, stdin=None, env=None, cwd=None, secret=False):
+        argv = [os.path.basename(argv[0])] + list(argv[1:])
+        assert self.script, f"unexpected command {argv}"
+        expected, result, effect = self.script.pop(0)
+        assert expected(argv) if callable(expected) else argv == expected
+        if effect is not None:
+            effect(argv)
+        return result
+
+
+@pytest.fixture
+def root(tmp_path):
+    """The host's files: the seed jail.conf and rc.conf, both prisoner roots with a /dev."""
+    (tmp_path / "etc").mkdir()
+    shutil.copy(FIXTURES / "jail.conf", tmp_path / "etc/jail.conf")
+    shutil.copy(FIXTURES / "rc.conf", tmp_path / "etc/rc.conf")
+    (tmp_path / "var/run").mkdir(parents=True)
+    for name in ("prisoner1", "prisoner2"):
+        (tmp_path / f"home/jail/{name}/dev").mkdir(parents=True)
+        (tmp_path / f"home/jail/{name}/etc").mkdir()
+        (tmp_path / f"home/jail/{name}/etc/rc.conf").write_text('hostname="x"\n')
+    return tmp_path
+
+
+@pytest.fixture
+def runner():
+    run = Runner()
+    yield run
+    assert not run.script, f"expected commands that never ran: {[argv for argv, _, _ in run.script]}"
+
+
+@pytest.fixture
+def host(root, runner):
+    return Host(root=str(root), runner=runner)
+
+
+@pytest.fixture
+def cfg():
+    return model.from_pillar(PILLAR)
+
+
+def edit_rc(root, text):
+    (root / "etc/rc.conf").write_text(text)
+
+
+# ------------------------------------------------------------------------------------------------
+# list
+# ------------------------------------------------------------------------------------------------
+def test_list_all_stopped(host, runner, cfg):
+    runner.expect(JLS, jls())
+    assert lifecycle.list_jails(host, cfg) == [
+        {"name": "prisoner1", "jid": 1, "state": "stopped", "hostname": "bsd1.korodes.com",
+         "path": "/home/jail/prisoner1", "ipv4": ["192.168.11.31"], "ipv6": [], "managed": True},
+        {"name": "prisoner2", "jid": 2, "state": "stopped", "hostname": "bsd2.korodes.com",
+         "path": "/home/jail/prisoner2", "ipv4": ["192.168.11.32"], "ipv6": [], "managed": True},
+    ]
+
+
+def test_list_names_compared_exactly(host, runner, cfg):
+    """prisoner10 and prisoner are other jails, not prisoner1: no substring or prefix matching."""
+    runner.expect(JLS, jls(("prisoner10", 7, "10.0.0.10"), ("prisoner", 8), ("prisoner2", 2, "192.168.11.32")))
+    listed = lifecycle.list_jails(host, cfg)
+    assert [(e["name"], e["state"], e["jid"], e["managed"]) for e in listed] == [
+        ("prisoner1", "stopped", 1, True),
+        ("prisoner2", "running", 2, True),
+        ("prisoner10", "running", 7, False),
+        ("prisoner", "running", 8, False),
+    ]
+    assert listed[1]["hostname"] == "prisoner2.example"            # a running jail is shown as jls has it
+    assert listed[2]["ipv4"] == ["10.0.0.10"]
+
+
+def test_list_leaves_out_absent_prisoners_unless_running(host, runner):
+    pillar = json.loads(json.dumps(PILLAR))
+    pillar["jailprov"]["prisoners"]["prisoner2"]["absent"] = True
+    runner.expect(JLS, jls(("prisoner2", 2)))
+    listed = lifecycle.list_jails(host, model.from_pillar(pillar))
+    assert [(e["name"], e["state"], e["managed"]) for e in listed] == [
+        ("prisoner1", "stopped", True), ("prisoner2", "running", False)]
+
+
+# ------------------------------------------------------------------------------------------------
+# config_file_for
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("files, rc_conf, expected", [
+    ({}, "", "/etc/jail.conf"),
+    ({"etc/jail.prisoner1.conf": "prisoner1 {}\n"}, "", "/etc/jail.prisoner1.conf"),
+    ({"usr/local/etc/p1.conf": "prisoner1 {}\n"}, 'jail_prisoner1_conf="/usr/local/etc/p1.conf"\n',
+     "/usr/local/etc/p1.conf"),
+    ({}, 'jail_prisoner1_conf="/usr/local/etc/missing.conf"\n', "/etc/jail.conf"),   # unreadable: next rule
+    ({"etc/jail.conf.d/prisoner1.conf": "prisoner1 {}\n"}, "", "/etc/jail.conf.d/prisoner1.conf"),
+    ({"etc/jail.conf.d/prisoner1.conf": "prisoner1 {}\n",
+      "etc/jail.conf": '  .include "/etc/jail.conf.d/*.conf";\n'}, "", "/etc/jail.conf"),
+    ({"etc/jail.conf.d/prisoner1.conf": "prisoner1 {}\n",
+      "etc/jail.conf": ".include /etc/jail.conf.d/prisoner1.conf;\n"}, "", "/etc/jail.conf"),
+    ({"etc/jail.conf.d/prisoner1.conf": "prisoner1 {}\n",
+      "etc/jail.conf": '# .include "/etc/jail.conf.d/*.conf";\n'}, "", "/etc/jail.conf.d/prisoner1.conf"),
+    ({"usr/local/etc/jail.conf": "prisoner1 {}\n"}, 'jail_conf="/usr/local/etc/jail.conf"\n',
+     "/usr/local/etc/jail.conf"),
+    ({"etc/rc.conf.d/jail": 'jail_conf="/usr/local/etc/jail.conf"\n', "usr/local/etc/jail.conf": ""},
+     'jail_conf="/etc/other.conf"\n', "/usr/local/etc/jail.conf"),                    # rc.conf.d/jail wins
+])
+def test_config_file_for(host, root, cfg, files, rc_conf, expected):
+    edit_rc(root, rc_conf)
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    assert lifecycle.config_file_for(host, cfg, "prisoner1") == expected
+
+
+def test_config_file_for_without_any_file(host, root, cfg):
+    (root / "etc/jail.conf").unlink()
+    with pytest.raises(JailprovError, match="no configuration for jail prisoner1"):
+        lifecycle.config_file_for(host, cfg, "prisoner1")
+
+
+def test_config_file_for_refuses_obsolete_rc_conf_jail(host, root, cfg):
+    edit_rc(root, 'jail_prisoner1_rootdir="/home/jail/prisoner1"\njail_prisoner1_hostname="bsd1"\n')
+    with pytest.raises(JailprovError, match="obsolete rc.conf variables jail_prisoner1_rootdir"):
+        lifecycle.config_file_for(host, cfg, "prisoner1")
+
+
+# ------------------------------------------------------------------------------------------------
+# start / stop / restart
+# ------------------------------------------------------------------------------------------------
+START1 = ["jail", "-f", "/etc/jail.conf", "-c", "prisoner1"]
+STOP1 = ["jail", "-q", "-f", "/etc/jail.conf", "-r", "prisoner1"]
+
+
+def test_start(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner10", 10))).expect(START1, "prisoner1: created\n").expect(
+        JLS, jls(("prisoner10", 10), ("prisoner1", 1)))
+    result = lifecycle.start(host, cfg, "prisoner1")
+    assert result.changed and result.comment == "jail prisoner1 started (jid 1)"
+    assert result.data == {"argv": START1, "jid": 1}
+
+
+def test_start_already_running(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner1", 1)))
+    result = lifecycle.start(host, cfg, "prisoner1")
+    assert not result.changed and result.comment == "jail prisoner1 is already running (jid 1)"
+
+
+def test_start_test_mode_runs_nothing(host, runner, cfg):
+    runner.expect(JLS, jls())
+    result = lifecycle.start(host, cfg, "prisoner1", test=True)
+    assert result.changed and result.comment == "jail prisoner1 would be started: jail -f /etc/jail.conf -c prisoner1"
+
+
+def test_start_failure_returns_jails_own_message(host, runner, cfg):
+    message = "jail: prisoner1: mount.devfs: /home/jail/prisoner1/dev: No such file or directory\n"
+    runner.expect(JLS, jls()).expect(START1, stderr=message, retcode=1)
+    with pytest.raises(CommandError) as info:
+        lifecycle.start(host, cfg, "prisoner1")
+    assert info.value.retcode == 1 and message.strip() in str(info.value)
+    assert str(info.value).startswith("cannot start jail prisoner1:")
+
+
+@pytest.mark.parametrize("holder", ["web", "prisoner2"])
+def test_start_refuses_a_jid_held_by_another_jail(host, runner, cfg, holder):
+    runner.expect(JLS, jls((holder, 1)))                  # no jail(8) call follows
+    with pytest.raises(JailprovError, match=f"gives it jid 1, which the running jail {holder} holds"):
+        lifecycle.start(host, cfg, "prisoner1")
+
+
+def test_start_jail_without_block(host, runner, cfg):
+    runner.expect(JLS, jls())
+    with pytest.raises(JailprovError, match="cannot read the parameters of jail ghost from /etc/jail.conf"):
+        lifecycle.start(host, cfg, "ghost")
+
+
+def test_start_when_jail_exits_at_once(host, runner, cfg):
+    runner.expect(JLS, jls()).expect(START1).expect(JLS, jls())
+    with pytest.raises(JailprovError, match="jls does not show jail prisoner1 running"):
+        lifecycle.start(host, cfg, "prisoner1")
+
+
+@pytest.mark.parametrize("name", ["-r", "", "pris\0oner"])
+def test_names_that_would_be_options_are_refused(host, runner, cfg, name):
+    with pytest.raises(ValidationError):
+        lifecycle.start(host, cfg, name)
+
+
+def test_stop(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner1", 1))).expect(STOP1)
+    result = lifecycle.stop(host, cfg, "prisoner1")
+    assert result.changed and result.comment == "jail prisoner1 stopped (was jid 1)"
+
+
+@pytest.mark.parametrize("running", [jls(), jls(("prisoner10", 10), ("prisoner", 3))])
+def test_stop_not_running(host, runner, cfg, running):
+    runner.expect(JLS, running)
+    assert not lifecycle.stop(host, cfg, "prisoner1").changed
+
+
+def test_stop_failure(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner1", 1))).expect(STOP1, stderr="jail: prisoner1: exec.stop failed\n", retcode=1)
+    with pytest.raises(CommandError, match="cannot stop jail prisoner1: .* exec.stop failed"):
+        lifecycle.stop(host, cfg, "prisoner1")
+
+
+def test_stop_test_mode(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner1", 1)))
+    result = lifecycle.stop(host, cfg, "prisoner1", test=True)
+    assert result.changed and "jail -q -f /etc/jail.conf -r prisoner1" in result.comment
+
+
+def test_restart_running(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner1", 1))).expect(STOP1).expect(START1).expect(JLS, jls(("prisoner1", 1)))
+    result = lifecycle.restart(host, cfg, "prisoner1")
+    assert result.changed and result.comment == "jail prisoner1 stopped (was jid 1); jail prisoner1 started (jid 1)"
+
+
+def test_restart_stopped_just_starts(host, runner, cfg):
+    runner.expect(JLS, jls()).expect(START1).expect(JLS, jls(("prisoner1", 1)))
+    assert lifecycle.restart(host, cfg, "prisoner1").comment == "jail prisoner1 started (jid 1)"
+
+
+def test_restart_test_mode(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner1", 1)))
+    result = lifecycle.restart(host, cfg, "prisoner1", test=True)
+    assert result.changed and "would be stopped" in result.comment and "would be started" in result.comment
+
+
+@pytest.mark.parametrize("rc_conf, verb, running, expected", [
+    # jail_list names, in its order
+    ('jail_list="prisoner2 prisoner1"\n', "start", jls(("prisoner2", 2)),
+     [["jail", "-f", "/etc/jail.conf", "-c", "prisoner1"]]),
+    # empty jail_list: every jail of jail.conf, the admin's own "web" included
+    ('jail_list=""\n', "start", jls(),
+     [["jail", "-f", "/etc/jail.conf", "-c", n] for n in ("prisoner1", "prisoner2", "web")]),
+    ("", "stop", jls(("prisoner1", 1), ("prisoner2", 2), ("other", 9)),
+     [["jail", "-q", "-f", "/etc/jail.conf", "-r", n] for n in ("prisoner1", "prisoner2")]),
+    ('jail_reverse_stop="YES"\n', "stop", jls(("prisoner1", 1), ("prisoner2", 2), ("web", 3)),
+     [["jail", "-q", "-f", "/etc/jail.conf", "-r", n] for n in ("web", "prisoner2", "prisoner1")]),
+])
+def test_all_follows_jail_list(host, root, runner, cfg, rc_conf, verb, running, expected):
+    edit_rc(root, rc_conf)
+    runner.expect(JLS, running)
+    for argv in expected:
+        runner.expect(argv)
+        if verb == "start":      # jls after jail -c proves the jail runs; then the list is read again
+            runner.expect(JLS, jls((argv[-1], 5)))
+        runner.expect(JLS, running)
+    result = getattr(lifecycle, verb)(host, cfg, lifecycle.ALL)
+    assert result.changed
+    assert [n for n, r in result.data["jails"].items() if r["changed"]] == [argv[-1] for argv in expected]
+
+
+def test_all_reports_every_failure_and_goes_on(host, root, runner, cfg):
+    edit_rc(root, 'jail_list="prisoner1 prisoner2"\n')
+    runner.expect(JLS, jls()).expect(START1, stderr="jail: prisoner1: failed\n", retcode=1)
+    runner.expect(["jail", "-f", "/etc/jail.conf", "-c", "prisoner2"]).expect(JLS, jls(("prisoner2", 2)))
+    runner.expect(JLS, jls(("prisoner2", 2)))
+    with pytest.raises(JailprovError) as info:
+        lifecycle.start(host, cfg, lifecycle.ALL)
+    assert "jail: prisoner1: failed" in str(info.value) and "jail prisoner2 started (jid 2)" in str(info.value)
+
+
+def test_all_with_nothing_to_do(host, root, runner, cfg):
+    edit_rc(root, "")
+    (root / "etc/jail.conf").write_text("exec.clean;\n")
+    runner.expect(JLS, jls())
+    assert not lifecycle.start(host, cfg, lifecycle.ALL).changed
+
+
+# ------------------------------------------------------------------------------------------------
+# stop_with_config
+# ------------------------------------------------------------------------------------------------
+OLD_CONF = """\
+exec.clean;
+prisoner1 {
+    jid = 1;
+    path = /home/jail/prisoner1;
+    ip4.addr = 192.168.11.41;
+    exec.stop = "/bin/sh /etc/rc.shutdown jail";
+    depend = web;
+}
+"""
+
+
+def test_stop_with_config_uses_the_old_parameters(host, root, runner, cfg):
+    seen = {}
+
+    def capture(argv):
+        tmp = argv[3]
+        assert tmp.startswith("/var/run/jailprov.prisoner1.") and tmp.endswith(".conf")
+        real = root / tmp.lstrip("/")
+        seen["text"], seen["mode"] = real.read_text(), real.stat().st_mode & 0o777
+
+    runner.expect(JLS, jls(("prisoner1", 1)))
+    runner.expect(lambda argv: argv[:3] == ["jail", "-q", "-f"] and argv[4:] == ["-r", "prisoner1"], effect=capture)
+    result = lifecycle.stop_with_config(host, cfg, "prisoner1", OLD_CONF)
+    assert result.changed and "with the previous content of /etc/jail.conf" in result.comment
+    assert seen["mode"] == 0o600
+    assert seen["text"] == ('prisoner1 {\n    exec.clean;\n    jid = 1;\n    path = "/home/jail/prisoner1";\n'
+                            '    ip4.addr = 192.168.11.41;\n    exec.stop = "/bin/sh /etc/rc.shutdown jail";\n}\n')
+    assert os.listdir(root / "var/run") == []
+
+
+def test_stop_with_config_of_an_included_file(host, root, runner, cfg):
+    (root / "etc/jail.conf").write_text('exec.clean;\nexec.stop = "/bin/sh /etc/rc.shutdown jail";\n'
+                                        '.include "/etc/jail.conf.d/*.conf";\n')
+    (root / "etc/jail.conf.d").mkdir()
+    (root / "etc/jail.conf.d/prisoner1.conf").write_text("prisoner1 { path = /new; }\n")
+    runner.expect(JLS, jls(("prisoner1", 1)))
+    result = lifecycle.stop_with_config(host, cfg, "prisoner1", "prisoner1 { path = /old; }\n",
+                                        conf_path="/etc/jail.conf.d/prisoner1.conf", test=True)
+    assert result.data["config"] == ('prisoner1 {\n    exec.clean;\n    exec.stop = "/bin/sh /etc/rc.shutdown jail";\n'
+                                     '    path = "/old";\n}\n')
+    assert os.listdir(root / "var/run") == []
+
+
+def test_stop_with_config_not_running(host, runner, cfg):
+    runner.expect(JLS, jls())
+    assert not lifecycle.stop_with_config(host, cfg, "prisoner1", OLD_CONF).changed
+
+
+# ------------------------------------------------------------------------------------------------
+# devfs
+# ------------------------------------------------------------------------------------------------
+DEV2 = "/home/jail/prisoner2/dev"
+RULES4 = "100 include 1\n200 include 2\n300 include 3\n400 path fuse unhide\n"
+MOUNT_DEVFS2 = ["mount", "-t", "devfs", "-o", "ruleset=4", "devfs", DEV2]
+TABLE = "/dev/ada0p2\t\t/\t\t\tufs\trw\t\t1 1\ndevfs\t\t\t/dev\t\t\tdevfs\trw,multilabel\t0 0\n"
+
+
+def set_prisoner2_param(root, line):
+    """Replace prisoner2's devfs_ruleset line in jail.conf by ``line``."""
+    conf = root / "etc/jail.conf"
+    conf.write_text(conf.read_text().replace("    devfs_ruleset = 4;\n}\n\nweb", f"    {line}\n}}\n\nweb"))
+
+
+def test_mount_devfs(host, runner, cfg):
+    runner.expect(MOUNT_P, TABLE).expect(["devfs", "rule", "-s", "4", "show"], RULES4).expect(MOUNT_DEVFS2)
+    result = lifecycle.mount_devfs(host, cfg, "prisoner2")
+    assert result.changed and result.comment == f"devfs mounted on {DEV2} with ruleset 4"
+
+
+def test_mount_devfs_test_mode(host, runner, cfg):
+    runner.expect(MOUNT_P, TABLE).expect(["devfs", "rule", "-s", "4", "show"], RULES4)
+    result = lifecycle.mount_devfs(host, cfg, "prisoner2", test=True)
+    assert result.changed and " ".join(MOUNT_DEVFS2) in result.comment
+
+
+def test_mount_devfs_other_ruleset(host, root, runner, cfg):
+    set_prisoner2_param(root, "devfs_ruleset = 5;")
+    runner.expect(MOUNT_P, TABLE).expect(["devfs", "rule", "-s", "5", "show"], RULES4)
+    runner.expect(["mount", "-t", "devfs", "-o", "ruleset=5", "devfs", DEV2])
+    assert lifecycle.mount_devfs(host, cfg, "prisoner2").changed
+
+
+@pytest.mark.parametrize("table", [
+    TABLE + f"devfs\t\t\t{DEV2} devfs\trw\t\t0 0\n",
+    TABLE + "devfs\t\t\t/usr/home/jail/prisoner2/dev devfs\trw\t0 0\n",   # /home -> /usr/home, as mount(8) shows it
+])
+def test_mount_devfs_already_mounted(host, root, runner, cfg, table):
+    if "/usr/home" in table:
+        (root / "usr").mkdir()
+        (root / "home").rename(root / "usr/home")
+        (root / "home").symlink_to("usr/home")
+    runner.expect(MOUNT_P, table)
+    result = lifecycle.mount_devfs(host, cfg, "prisoner2")
+    assert not result.changed and result.comment == f"devfs is already mounted on {DEV2}"
+
+
+def test_mount_devfs_refuses_an_unloaded_ruleset(host, runner, cfg):
+    runner.expect(MOUNT_P, TABLE).expect(["devfs", "rule", "-s", "4", "show"], "")
+    with pytest.raises(JailprovError, match="devfs ruleset 4 is not loaded .* every device of the host"):
+        lifecycle.mount_devfs(host, cfg, "prisoner2")
+
+
+def test_mount_devfs_left_to_jail_with_mount_devfs(host, runner, cfg):
+    runner.expect(MOUNT_P, TABLE)
+    result = lifecycle.mount_devfs(host, cfg, "prisoner1")
+    assert not result.changed and "sets mount.devfs in /etc/jail.conf" in result.comment
+
+
+@pytest.mark.parametrize("line, set_", [
+    ("mount.devfs = 1;", True), ("mount.devfs = TRUE;", True), ('mount.devfs = "2";', True),
+    ("mount.devfs = 0;", False), ("mount.nodevfs;", False), ("mount.devfs = false;", False),
+])
+def test_mount_devfs_reads_booleans_as_jail_does(host, root, runner, cfg, line, set_):
+    set_prisoner2_param(root, line)
+    runner.expect(MOUNT_P, TABLE)
+    if not set_:
+        runner.expect(["devfs", "rule", "-s", "4", "show"], RULES4).expect(MOUNT_DEVFS2)
+    assert lifecycle.mount_devfs(host, cfg, "prisoner2").changed is not set_
+
+
+@pytest.mark.parametrize("ruleset", ["0", "jail"])
+def test_mount_devfs_refuses_unusable_rulesets(host, root, runner, cfg, ruleset):
+    set_prisoner2_param(root, f"devfs_ruleset = {ruleset};")
+    runner.expect(MOUNT_P, TABLE)
+    with pytest.raises(JailprovError, match="is not usable for mounting"):
+        lifecycle.mount_devfs(host, cfg, "prisoner2")
+
+
+def test_mount_devfs_refuses_a_symlinked_dev(host, root, runner, cfg):
+    dev = root / "home/jail/prisoner2/dev"
+    dev.rmdir()
+    dev.symlink_to("/etc")                  # mounted through, devfs would cover the host's /etc
+    with pytest.raises(JailprovError, match="is a symbolic link"):
+        lifecycle.mount_devfs(host, cfg, "prisoner2")
+
+
+def test_mount_devfs_refuses_another_file_system_there(host, runner, cfg):
+    runner.expect(MOUNT_P, TABLE + f"tmpfs\t{DEV2}\ttmpfs\trw\t0 0\n")
+    with pytest.raises(JailprovError, match="already has a tmpfs file system"):
+        lifecycle.mount_devfs(host, cfg, "prisoner2")
+
+
+def test_mount_devfs_only_for_pillar_prisoners(host, runner, cfg):
+    with pytest.raises(ValidationError, match="'web' is not a prisoner of the pillar"):
+        lifecycle.mount_devfs(host, cfg, "web")
+
+
+def test_umount_devfs(host, runner, cfg):
+    runner.expect(MOUNT_P, TABLE + f"devfs\t{DEV2}\tdevfs\trw\t0 0\n").expect(["umount", DEV2])
+    assert lifecycle.umount_devfs(host, cfg, "prisoner2").changed
+
+
+def test_umount_devfs_not_mounted(host, runner, cfg):
+    runner.expect(MOUNT_P, TABLE + "devfs\t/home/jail/prisoner2/dev/fd\tfdescfs\trw\t0 0\n")
+    assert not lifecycle.umount_devfs(host, cfg, "prisoner2").changed
+
+
+# ------------------------------------------------------------------------------------------------
+# exec, ping
+# ------------------------------------------------------------------------------------------------
+SEED_PING = """\
+PING 192.168.11.30 (192.168.11.30): 56 data bytes
+64 bytes from 192.168.11.30: icmp_seq=0 ttl=64 time=0.053 ms
+64 bytes from 192.168.11.30: icmp_seq=1 ttl=64 time=0.057 ms
+64 bytes from 192.168.11.30: icmp_seq=2 ttl=64 time=0.044 ms
+
+--- 192.168.11.30 ping statistics ---
+3 packets transmitted, 3 packets received, 0.0% packet loss
+round-trip min/avg/max/stddev = 0.044/0.051/0.057/0.005 ms
+"""
+
+
+@pytest.mark.parametrize("kwargs, argv", [
+    ({}, ["jexec", "-l", "prisoner1", "hostname"]),
+    ({"user": "www"}, ["jexec", "-l", "-U", "www", "prisoner1", "hostname"]),
+    ({"login": False}, ["jexec", "prisoner1", "hostname"]),
+])
+def test_exec(host, runner, cfg, kwargs, argv):
+    runner.expect(JLS, jls(("prisoner1", 1))).expect(argv, "bsd1.korodes.com\n", "", 0)
+    assert lifecycle.exec_in(host, cfg, "prisoner1", ["hostname"], **kwargs) == {
+        "stdout": "bsd1.korodes.com\n", "stderr": "", "retcode": 0}
+
+
+def test_exec_returns_the_commands_failure(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner1", 1))).expect(["jexec", "-l", "prisoner1", "false"], "", "", 1)
+    assert lifecycle.exec_in(host, cfg, "prisoner1", ["false"])["retcode"] == 1
+
+
+def test_exec_in_a_stopped_jail(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner10", 10)))
+    with pytest.raises(JailprovError, match="jail prisoner1 is not running"):
+        lifecycle.exec_in(host, cfg, "prisoner1", ["hostname"])
+
+
+def test_ping(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner1", 1))).expect(
+        ["jexec", "-l", "prisoner1", "ping", "-c", "3", "192.168.11.30"], SEED_PING)
+    assert lifecycle.ping(host, cfg, "prisoner1", "192.168.11.30") == {
+        "transmitted": 3, "received": 3, "duplicates": 0, "loss_pct": 0.0,
+        "rtt": {"min": 0.044, "avg": 0.051, "max": 0.057, "stddev": 0.005}, "ok": True}
+
+
+def test_ping_nothing_back(host, runner, cfg):
+    out = "PING 192.168.11.99 (192.168.11.99): 56 data bytes\n\n--- 192.168.11.99 ping statistics ---\n" \
+          "1 packets transmitted, 0 packets received, 100.0% packet loss\n"
+    runner.expect(JLS, jls(("prisoner1", 1))).expect(
+        ["jexec", "-l", "prisoner1", "ping", "-c", "1", "192.168.11.99"], out, "", 2)
+    result = lifecycle.ping(host, cfg, "prisoner1", "192.168.11.99", count=1)
+    assert (result["received"], result["loss_pct"], result["rtt"], result["ok"]) == (0, 100.0, None, False)
+
+
+def test_ping_failure_carries_pings_message(host, runner, cfg):
+    runner.expect(JLS, jls(("prisoner1", 1))).expect(
+        ["jexec", "-l", "prisoner1", "ping", "-c", "3", "nowhere.invalid"], "",
+        "ping: cannot resolve nowhere.invalid: Unknown host\n", 68)
+    with pytest.raises(CommandError, match="ping from jail prisoner1 failed: .* Unknown host"):
+        lifecycle.ping(host, cfg, "prisoner1", "nowhere.invalid")
+
+
+# ------------------------------------------------------------------------------------------------
+# destroy
+# ------------------------------------------------------------------------------------------------
+ROOT2 = "/home/jail/prisoner2"
+STOP2 = ["jail", "-q", "-f", "/etc/jail.conf", "-r", "prisoner2"]
+CHFLAGS2 = ["chflags", "-R", "0", ROOT2]
+
+
+@pytest.fixture
+def absent_cfg():
+    pillar = json.loads(json.dumps(PILLAR))
+    pillar["jailprov"]["prisoners"]["prisoner2"] = {"absent": True}
+    return model.from_pillar(pillar)
+
+
+def snapshot(root):
+    """Every path below the host root with its content (files) — to prove nothing changed."""
+    return {str(p.relative_to(root)): (p.read_text() if p.is_file() and not p.is_symlink() else None)
+            for p in sorted(root.rglob("*"))}
+
+
+def test_destroy(host, root, runner, absent_cfg):
+    (root / "home/jail/prisoner2/usr/ports").mkdir(parents=True)
+    leftover = f"/usr/ports\t{ROOT2}/usr/ports\tnullfs\tro\t0 0\n"
+    runner.expect(SECURELEVEL, "-1\n").expect(JLS, jls(("prisoner1", 1), ("prisoner2", 2))).expect(STOP2)
+    runner.expect(MOUNT_P, TABLE + leftover).expect(["umount", f"{ROOT2}/usr/ports"]).expect(MOUNT_P, TABLE)
+    runner.expect(CHFLAGS2)
+    result = lifecycle.destroy(host, absent_cfg, "prisoner2")
+    assert result.changed
+    assert result.comment == ("prisoner prisoner2 destroyed: stop jail prisoner2 (jid 2); unmount "
+                              f"{ROOT2}/usr/ports; clear the file flags below {ROOT2} and remove it; edit "
+                              "/etc/jail.conf; edit /etc/rc.conf")
+    assert not (root / "home/jail/prisoner2").exists() and (root / "home/jail/prisoner1/etc/rc.conf").exists()
+    jail_conf = (root / "etc/jail.conf").read_text()
+    assert "prisoner2" not in jail_conf.replace("// prisoner2 gets", "")
+    assert "prisoner1 {" in jail_conf and "web {" in jail_conf
+    rc_conf = (root / "etc/rc.conf").read_text()
+    assert "192.168.11.32" not in rc_conf and 'jail_list="prisoner1"' in rc_conf
+    assert "192.168.11.31" in rc_conf
+    assert result.data == {"stopped": True, "unmounted": [f"{ROOT2}/usr/ports"], "removed": ROOT2,
+                           "files": ["/etc/jail.conf", "/etc/rc.conf"]}
+    assert "-    ip4.addr = \"em0|192.168.11.32/32\";" in result.diff
+
+
+def test_destroy_test_mode_removes_nothing(host, root, runner, absent_cfg):
+    before = snapshot(root)
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls(("prisoner2", 2)))
+    runner.expect(MOUNT_P, TABLE + f"devfs\t{ROOT2}/dev\tdevfs\trw\t0 0\n")
+    result = lifecycle.destroy(host, absent_cfg, "prisoner2", test=True)
+    assert result.changed and result.comment.startswith("prisoner prisoner2 would be destroyed: stop jail prisoner2")
+    assert f"unmount {ROOT2}/dev" in result.comment and "edit /etc/rc.conf" in result.comment
+    assert "-jail_list=\"prisoner1 prisoner2\"" in result.diff
+    assert snapshot(root) == before
+
+
+def test_destroy_own_jail_conf_d_file_is_removed(host, root, runner, absent_cfg):
+    (root / "etc/jail.conf").write_text('exec.clean;\n.include "/etc/jail.conf.d/*.conf";\n')
+    (root / "etc/jail.conf.d").mkdir()
+    (root / "etc/jail.conf.d/prisoner2.conf").write_text("prisoner2 {\n    ip4.addr = 192.168.11.32;\n}\n")
+    (root / "etc/jail.conf.d/prisoner1.conf").write_text("prisoner1 {\n    ip4.addr = 192.168.11.31;\n}\n")
+    shutil.rmtree(root / "home/jail/prisoner2")
+    runner.expect(JLS, jls()).expect(MOUNT_P, TABLE)
+    result = lifecycle.destroy(host, absent_cfg, "prisoner2")
+    assert "remove /etc/jail.conf.d/prisoner2.conf" in result.comment
+    assert sorted(os.listdir(root / "etc/jail.conf.d")) == ["prisoner1.conf"]
+    assert (root / "etc/jail.conf").read_text() == 'exec.clean;\n.include "/etc/jail.conf.d/*.conf";\n'
+
+
+def test_destroy_name_only_in_absent_list_takes_addresses_from_jail_conf(host, root, runner):
+    pillar = json.loads(json.dumps(PILLAR))
+    del pillar["jailprov"]["prisoners"]["prisoner2"]
+    pillar["jailprov"]["absent"] = ["prisoner2"]
+    shutil.rmtree(root / "home/jail/prisoner2")
+    runner.expect(JLS, jls()).expect(MOUNT_P, TABLE)
+    lifecycle.destroy(host, model.from_pillar(pillar), "prisoner2")
+    assert "192.168.11.32" not in (root / "etc/rc.conf").read_text()
+
+
+def test_destroy_already_absent(host, root, runner, absent_cfg):
+    shutil.rmtree(root / "home/jail/prisoner2")
+    (root / "etc/rc.conf").write_text('jail_enable="YES"\njail_list="prisoner1"\n'
+                                      'ifconfig_em0_alias0="inet 192.168.11.31 netmask 255.255.255.255"\n')
+    conf = root / "etc/jail.conf"
+    conf.write_text(conf.read_text().split("// prisoner2")[0])
+    runner.expect(JLS, jls(("prisoner1", 1))).expect(MOUNT_P, TABLE)
+    result = lifecycle.destroy(host, absent_cfg, "prisoner2")
+    assert not result.changed and result.comment == "prisoner prisoner2 is already absent"
+
+
+def test_destroy_refuses_a_prisoner_still_in_the_pillar(host, root, runner, cfg):
+    before = snapshot(root)
+    with pytest.raises(JailprovError, match="still a prisoner in the pillar"):
+        lifecycle.destroy(host, cfg, "prisoner2")
+    assert snapshot(root) == before
+
+
+def test_destroy_force(host, root, runner, cfg):
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls()).expect(MOUNT_P, TABLE).expect(CHFLAGS2)
+    assert lifecycle.destroy(host, cfg, "prisoner2", force=True).changed
+    assert not (root / "home/jail/prisoner2").exists()
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/etc", "not strictly inside jail_root"),
+    ("/home/jail", "not strictly inside jail_root"),
+    ("/", "not strictly inside jail_root"),
+    ("/home/jailbreak", "not strictly inside jail_root"),
+    ("/home/jail/../prisoner2", "not a normalised absolute path"),
+    ("home/jail/prisoner2", "not a normalised absolute path"),
+])
+def test_destroy_refuses_paths_outside_jail_root(host, root, runner, absent_cfg, path, message):
+    prisoners = dict(absent_cfg.prisoners)
+    prisoners["prisoner2"] = dataclasses.replace(prisoners["prisoner2"], path=path)
+    before = snapshot(root)
+    with pytest.raises(JailprovError, match=message):
+        lifecycle.destroy(host, dataclasses.replace(absent_cfg, prisoners=prisoners), "prisoner2")
+    assert snapshot(root) == before
+
+
+def test_destroy_refuses_a_symlinked_root(host, root, runner, absent_cfg):
+    link = root / "home/jail/prisoner2"
+    shutil.rmtree(link)
+    (root / "precious").mkdir()
+    (root / "precious/data").write_text("keep me\n")
+    link.symlink_to(root / "precious")
+    with pytest.raises(JailprovError, match="is a symbolic link"):
+        lifecycle.destroy(host, absent_cfg, "prisoner2")
+    assert (root / "precious/data").read_text() == "keep me\n"
+
+
+def test_destroy_refuses_a_root_that_is_a_mount_point(host, root, runner, absent_cfg):
+    before = snapshot(root)
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls()).expect(MOUNT_P, TABLE + f"zroot/p2\t{ROOT2}\tzfs\trw\t0 0\n")
+    with pytest.raises(JailprovError, match="is itself a mount point .zfs from zroot/p2."):
+        lifecycle.destroy(host, absent_cfg, "prisoner2")
+    assert snapshot(root) == before
+
+
+def test_destroy_refuses_when_a_mount_stays(host, root, runner, absent_cfg):
+    before = snapshot(root)
+    mounted = TABLE + f"/data\t{ROOT2}/data\tnullfs\trw\t0 0\n"
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls()).expect(MOUNT_P, mounted)
+    runner.expect(["umount", f"{ROOT2}/data"]).expect(MOUNT_P, mounted)       # umount "succeeded", still there
+    with pytest.raises(JailprovError, match=f"{ROOT2}/data is still mounted below it"):
+        lifecycle.destroy(host, absent_cfg, "prisoner2")
+    assert snapshot(root) == before
+
+
+def test_destroy_refuses_at_a_positive_securelevel(host, root, runner, absent_cfg):
+    before = snapshot(root)
+    runner.expect(SECURELEVEL, "1\n")
+    with pytest.raises(JailprovError, match="kern.securelevel is 1"):
+        lifecycle.destroy(host, absent_cfg, "prisoner2")
+    assert snapshot(root) == before
+
+
+def test_destroy_clears_flags_before_removing(host, root, runner, absent_cfg):
+    """An immutable file (chattr +i plays schg) is removable only after the chflags call."""
+    locked = root / "home/jail/prisoner2/etc/rc.conf"
+    if os.system(f"chattr +i {locked} 2>/dev/null") != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        runner.expect(SECURELEVEL, "0\n").expect(JLS, jls()).expect(MOUNT_P, TABLE)
+        runner.expect(CHFLAGS2, effect=lambda argv: os.system(f"chattr -R -i {root / argv[-1].lstrip('/')}"))
+        lifecycle.destroy(host, absent_cfg, "prisoner2")
+        assert not (root / "home/jail/prisoner2").exists()
+    finally:
+        os.system(f"chattr -R -i {root} 2>/dev/null")
+
+
+def test_destroy_reports_an_unremovable_file(host, root, runner, absent_cfg):
+    locked = root / "home/jail/prisoner2/etc/rc.conf"
+    if os.system(f"chattr +i {locked} 2>/dev/null") != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        runner.expect(SECURELEVEL, "0\n").expect(JLS, jls()).expect(MOUNT_P, TABLE).expect(CHFLAGS2)
+        with pytest.raises(JailprovError, match=f"cannot remove {ROOT2} while destroying prisoner2: .*rc.conf: "
+                                                "Operation not permitted"):
+            lifecycle.destroy(host, absent_cfg, "prisoner2")
+    finally:
+        os.system(f"chattr -R -i {root} 2>/dev/null")
+
+
+@pytest.mark.parametrize("name", ["a/b", "-f"])
+def test_destroy_refuses_odd_names(host, runner, absent_cfg, name):
+    with pytest.raises(ValidationError):
+        lifecycle.destroy(host, absent_cfg, name)

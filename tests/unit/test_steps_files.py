@@ -1,0 +1,453 @@
+"""core.steps on a scratch host root with a fake pw: dry runs, idempotence, symlink escapes, secrets."""
+
+import dataclasses
+import os
+import stat
+
+import pytest
+
+from salt_jail.core import steps
+from salt_jail.core.errors import CommandError, JailprovError, ValidationError
+from salt_jail.core.host import CmdResult, Host
+from salt_jail.core.model import Config, HostConfig, IdRange, Prisoner, PwRange
+
+HASH = "$6$jailprovtest$" + "Q" * 86
+OLD_HASH = "$6$fixture$oldroothash"
+HOST_RESOLV = "nameserver 192.0.2.53\n"
+HOST_HOSTS = "127.0.0.1\tlocalhost\n"
+SYSLOG = "*.err;kern.warning;auth.notice;mail.crit\t\t/dev/console\nsecurity.*\t\t/var/log/security\n"
+CRONTAB = "SHELL=/bin/sh\n0\t*\t*\t*\t*\troot\tnewsyslog\n1,31\t0-5\t*\t*\t*\troot\tadjkerntz -a\n"
+MASTER = f"root:{OLD_HASH}:0:0::0:0:Charlie &:/root:/bin/sh\ndaemon:*:1:1::0:0:Owner:/root:/usr/sbin/nologin\n"
+GROUP = "wheel:*:0:root\ndaemon:*:1:\n"
+
+
+class FakePw:
+    """Records every command; plays ``pw -R DIR usermod root -H 0 | -h -`` by editing DIR/etc/master.passwd."""
+
+    def __init__(self, host_root, fail=None, effective=True):
+        self.host_root = host_root
+        self.calls = []
+        self.fail = fail
+        self.effective = effective
+
+    def __call__(self, argv, stdin=None, env=None, cwd=None, secret=False):
+        self.calls.append({"argv": list(argv), "stdin": stdin, "secret": secret})
+        if self.fail:
+            return CmdResult(67, "", self.fail)
+        assert argv[0] == "/usr/sbin/pw" and argv[1] == "-R" and argv[3:5] == ["usermod", "root"]
+        new_hash = "*" if argv[5:] == ["-h", "-"] else stdin.rstrip("\n")
+        if self.effective:
+            path = os.path.join(self.host_root, argv[2].lstrip("/"), "etc", "master.passwd")
+            with open(path) as f:
+                lines = f.read().split("\n")
+            lines = [":".join([ln.split(":")[0], new_hash] + ln.split(":")[2:]) if ln.startswith("root:") else ln
+                     for ln in lines]
+            with open(path, "w") as f:
+                f.write("\n".join(lines))
+        return CmdResult(0)
+
+
+def _prisoner(**changes):
+    base = Prisoner(
+        name="web", path="/home/jail/web", jid=None, ip4=("10.0.0.5",), ip6=("fd00::5",),
+        hostname="web.example.org", pw_range=PwRange(IdRange(2000, 2999), IdRange(2000, 2999)),
+        defaultpasswd="no", timezone="Asia/Tokyo", wall_cmos_clock=True, root_password=HASH,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def _config(prisoner=None, **host_changes):
+    host = HostConfig(
+        pw_range=PwRange(IdRange(1000, 1999), IdRange(1000, 1999)), defaultpasswd="no", rc_aliases=False,
+        rc_conf="/etc/rc.conf", jail_list="auto", parallel_start=None, resolv_conf="/etc/resolv.conf",
+    )
+    prisoner = prisoner or _prisoner()
+    gone = _prisoner(name="old", path="/home/jail/old", absent=True)
+    return Config(
+        jail_root="/home/jail", release="14.2-RELEASE", arch="amd64", mirrors=(), dists=("base",), sha256={},
+        cache_dir="/var/cache/jailprov", interface=None, jail_conf="/etc/jail.conf", jail_conf_layout="single",
+        host=dataclasses.replace(host, **host_changes), prisoners={prisoner.name: prisoner, "old": gone},
+        absent=("old",),
+    )
+
+
+def _write(path, text, mode=0o644):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.chmod(path, mode)
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A host root with /etc files and one installed prisoner at /home/jail/web."""
+    root = tmp_path / "root"
+    for rel, text in (("etc/resolv.conf", HOST_RESOLV), ("etc/hosts", HOST_HOSTS),
+                      ("etc/master.passwd", "root:$6$host$hostroothash:0:0::0:0:Charlie &:/root:/bin/sh\n"),
+                      ("etc/group", GROUP)):
+        _write(root / rel, text, 0o600 if rel == "etc/master.passwd" else 0o644)
+    web = root / "home" / "jail" / "web"
+    for rel, text in (("etc/syslog.conf", SYSLOG), ("etc/crontab", CRONTAB), ("etc/hosts", HOST_HOSTS),
+                      ("etc/master.passwd", MASTER), ("etc/group", GROUP),
+                      ("usr/share/zoneinfo/Asia/Tokyo", "TZif-tokyo"), ("usr/share/zoneinfo/UTC", "TZif-utc")):
+        _write(web / rel, text)
+    os.chmod(web, 0o755)
+    os.chmod(root / "home" / "jail", 0o755)
+    runner = FakePw(str(root))
+    return Host(root=str(root), runner=runner), root, web, runner
+
+
+def _snapshot(top):
+    """Everything under ``top``: path -> (type/mode/owner, content or link target)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                body = "-> " + os.readlink(path)
+            elif stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as f:
+                    body = f.read()
+            else:
+                body = None
+            out[os.path.relpath(path, top)] = (st.st_mode, st.st_uid, st.st_gid, body)
+    return out
+
+
+PRISONER_STEPS = [fn for _, fn in steps.STEPS]
+FILE_STEPS = [
+    (steps.resolv_conf, "etc/resolv.conf", "+nameserver 192.0.2.53"),
+    (steps.syslog_console, "etc/syslog.conf", "+#*.err;kern.warning;auth.notice;mail.crit\t\t/dev/console"),
+    (steps.crontab_adjkerntz, "etc/crontab", "+#1,31\t0-5\t*\t*\t*\troot\tadjkerntz -a"),
+    (steps.hosts, "etc/hosts", "+10.0.0.5\t\tweb.example.org web"),
+    (steps.pw_conf, "etc/pw.conf", "+minuid = 2000"),
+    (steps.wall_cmos_clock, "etc/wall_cmos_clock", "+++ b/etc/wall_cmos_clock"),
+    (steps.localtime, "etc/localtime", "+symbolic link to /usr/share/zoneinfo/Asia/Tokyo"),
+]
+
+
+def test_steps_are_listed_in_seed_order():
+    assert [step_id for step_id, _ in steps.STEPS] == [
+        "root", "resolv_conf", "syslog", "crontab", "hosts", "pw_conf", "wall_cmos_clock", "localtime",
+        "root_password"]
+
+
+@pytest.mark.parametrize("fn,rel,diff_line", FILE_STEPS, ids=[f[1] for f in FILE_STEPS])
+def test_dry_run_then_real_run_then_no_change(world, fn, rel, diff_line):
+    host, root, web, _ = world
+    cfg = _config()
+    before = _snapshot(root)
+    dry = fn(host, cfg, "web", test=True)
+    assert _snapshot(root) == before, "test mode wrote something"
+    assert dry.changed and diff_line in dry.diff.splitlines()
+    assert dry.comment.startswith(f"/home/jail/web/{rel} would be changed")
+    assert f"--- a/{rel}" in dry.diff or "--- /dev/null" in dry.diff
+    real = fn(host, cfg, "web")
+    assert (real.changed, real.diff) == (dry.changed, dry.diff)
+    assert real.comment == dry.comment.replace("would be changed", "was changed")
+    assert _snapshot(root) != before
+    again = fn(host, cfg, "web")
+    assert (again.changed, again.diff) == (False, "")
+    assert again.comment.startswith(f"/home/jail/web/{rel} is already correct")
+    assert fn(host, cfg, "web", test=True) == again
+
+
+def test_resolv_conf_copies_mode_and_follows_host_changes(world):
+    host, root, web, _ = world
+    os.chmod(root / "etc" / "resolv.conf", 0o640)
+    steps.resolv_conf(host, _config(), "web")
+    assert stat.S_IMODE(os.stat(web / "etc" / "resolv.conf").st_mode) == 0o640
+    (root / "etc" / "resolv.conf").write_text("nameserver 192.0.2.54\n")
+    result = steps.resolv_conf(host, _config(), "web")
+    assert result.changed and "-nameserver 192.0.2.53\n+nameserver 192.0.2.54\n" in result.diff
+
+
+def test_resolv_conf_without_host_file_is_a_clear_error(world):
+    host, root, web, _ = world
+    os.unlink(root / "etc" / "resolv.conf")
+    with pytest.raises(JailprovError, match=r"^/etc/resolv.conf does not exist; step resolv_conf copies it"):
+        steps.resolv_conf(host, _config(), "web")
+    assert not (web / "etc" / "resolv.conf").exists()
+
+
+def test_syslog_without_the_rule_is_no_change_with_a_comment(world):
+    host, _, web, _ = world
+    (web / "etc" / "syslog.conf").write_text("security.*\t/var/log/security\n")
+    result = steps.syslog_console(host, _config(), "web")
+    assert not result.changed and "no console rule" in result.comment
+
+
+def test_binary_file_is_an_error_and_nothing_is_written(world):
+    host, root, web, _ = world
+    (web / "etc" / "crontab").write_bytes(b"\x00\x01binary")
+    before = _snapshot(root)
+    with pytest.raises(JailprovError, match="/home/jail/web/etc/crontab is a binary file"):
+        steps.crontab_adjkerntz(host, _config(), "web")
+    assert _snapshot(root) == before
+
+
+def test_missing_base_file_names_the_base_step(world):
+    host, _, web, _ = world
+    os.unlink(web / "etc" / "syslog.conf")
+    with pytest.raises(JailprovError, match="syslog.conf does not exist; .*step 'base' installs"):
+        steps.syslog_console(host, _config(), "web")
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("fn", PRISONER_STEPS, ids=[s for s, _ in steps.STEPS])
+def test_unknown_and_absent_prisoners_are_refused(world, fn):
+    host = world[0]
+    with pytest.raises(ValidationError, match="no prisoner named 'nope' in the pillar"):
+        fn(host, _config(), "nope")
+    with pytest.raises(ValidationError, match="old: the prisoner is marked absent"):
+        fn(host, _config(), "old")
+
+
+@pytest.mark.parametrize("fn", PRISONER_STEPS[1:], ids=[s for s, _ in steps.STEPS[1:]])
+def test_missing_prisoner_root_names_step_root(world, fn):
+    host = world[0]
+    cfg = _config(_prisoner(name="db", path="/home/jail/db"))
+    with pytest.raises(JailprovError, match=r"prisoner root /home/jail/db does not exist; step 'root'"):
+        fn(host, cfg, "db", test=True)
+
+
+# ---------------------------------------------------------------------------------------------- symlink escapes
+
+def test_hosts_link_to_an_absolute_host_path_never_touches_the_host(world):
+    host, root, web, _ = world
+    host_hosts = root / "etc" / "hosts"
+    os.unlink(web / "etc" / "hosts")
+    (web / "etc" / "hosts").symlink_to(host_hosts)  # the host file's real absolute path
+    with pytest.raises(JailprovError, match="etc/hosts is a symbolic link to .* which does not exist inside"):
+        steps.hosts(host, _config(), "web")
+    assert host_hosts.read_text() == HOST_HOSTS
+
+
+def test_resolv_conf_link_to_a_host_file_is_replaced_not_written_through(world):
+    host, root, web, _ = world
+    target = root / "etc" / "hosts"
+    (web / "etc" / "resolv.conf").symlink_to(target)
+    result = steps.resolv_conf(host, _config(), "web")
+    assert result.changed and "replaced the symbolic link" in result.comment
+    assert target.read_text() == HOST_HOSTS
+    assert not (web / "etc" / "resolv.conf").is_symlink()
+
+
+def test_etc_link_climbing_to_the_host_etc_is_refused_by_every_step(world):
+    host, root, web, _ = world
+    for child in ("syslog.conf", "crontab", "hosts", "master.passwd", "group"):
+        os.unlink(web / "etc" / child)
+    os.rmdir(web / "etc")
+    # /home/jail/web/etc -> ../../../etc is the host's /etc the host's way (one more ../ on /usr/home).
+    (web / "etc").symlink_to("../../../etc")
+    assert (web / "etc" / "hosts").read_text() == HOST_HOSTS  # the host's way does reach the host
+    before = _snapshot(root / "etc")
+    for _, fn in steps.STEPS[1:]:  # inside the prisoner, etc -> /etc is a loop; pw -R is not even run
+        with pytest.raises(JailprovError, match="symbolic link"):
+            fn(host, _config(), "web")
+    assert _snapshot(root / "etc") == before
+    assert world[3].calls == []
+
+
+def test_zone_file_is_checked_inside_the_prisoner(world):
+    host, root, web, _ = world
+    _write(root / "usr" / "share" / "zoneinfo" / "Europe" / "Paris", "TZif-host")
+    with pytest.raises(JailprovError, match=r"time zone 'Europe/Paris' is not installed in prisoner web: "
+                                            r"/home/jail/web/usr/share/zoneinfo/Europe/Paris does not exist"):
+        steps.localtime(host, _config(_prisoner(timezone="Europe/Paris")), "web")
+    # a zoneinfo link pointing at the host's real zoneinfo directory resolves inside the prisoner too
+    os.rename(web / "usr" / "share" / "zoneinfo", web / "usr" / "share" / "zoneinfo.orig")
+    (web / "usr" / "share" / "zoneinfo").symlink_to(root / "usr" / "share" / "zoneinfo")
+    with pytest.raises(JailprovError, match="not installed"):
+        steps.localtime(host, _config(_prisoner(timezone="Europe/Paris")), "web")
+    assert not os.path.lexists(web / "etc" / "localtime")
+
+
+# ---------------------------------------------------------------------------------------------- step 1
+
+def test_root_creates_a_missing_prisoner_root(world):
+    host, root, _, _ = world
+    cfg = _config(_prisoner(name="db", path="/home/jail/db"))
+    dry = steps.ensure_root(host, cfg, "db", test=True)
+    assert dry.changed and not (root / "home" / "jail" / "db").exists()
+    assert dry.comment == "prisoner root /home/jail/db would be changed: create /home/jail/db (mode 0755, root:wheel)"
+    real = steps.ensure_root(host, cfg, "db")
+    st = os.stat(root / "home" / "jail" / "db")
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o755, 0, 0)
+    assert real.data == dry.data
+    assert steps.ensure_root(host, cfg, "db").changed is False
+
+
+def test_root_creates_a_missing_jail_root(tmp_path):
+    host = Host(root=str(tmp_path))
+    result = steps.ensure_root(host, _config(), "web")
+    assert result.data["actions"][0] == "create /home/jail"
+    assert (tmp_path / "home" / "jail" / "web").is_dir()
+
+
+def test_root_fixes_mode_and_owner(world):
+    host, _, web, _ = world
+    os.chmod(web, 0o700)
+    os.chown(web, 1001, 1001)
+    result = steps.ensure_root(host, _config(), "web")
+    assert result.data["actions"] == ["chmod 0700 -> 0755", "chown 1001:1001 -> root:wheel"]
+    st = os.stat(web)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o755, 0, 0)
+
+
+def test_root_refuses_a_symlinked_prisoner_root(world):
+    host, root, _, _ = world
+    (root / "elsewhere").mkdir()
+    (root / "home" / "jail" / "db").symlink_to(root / "elsewhere")
+    with pytest.raises(JailprovError, match="prisoner root /home/jail/db is a symbolic link"):
+        steps.ensure_root(host, _config(_prisoner(name="db", path="/home/jail/db")), "db")
+    with pytest.raises(JailprovError, match="prisoner root /home/jail/db is not a directory"):
+        steps.hosts(host, _config(_prisoner(name="db", path="/home/jail/db")), "db")
+
+
+def test_root_refuses_a_world_writable_jail_root(world):
+    host, root, _, _ = world
+    os.chmod(root / "home" / "jail", 0o777)
+    with pytest.raises(JailprovError, match=r"jail_root /home/jail is writable by everyone \(mode 0777\)"):
+        steps.ensure_root(host, _config(), "web", test=True)
+
+
+# ---------------------------------------------------------------------------------------------- pw.conf, audit
+
+def test_pw_conf_without_range_is_skipped(world):
+    host, _, web, _ = world
+    result = steps.pw_conf(host, _config(_prisoner(pw_range=None)), "web")
+    assert not result.changed and "no pw_range" in result.comment
+    assert not (web / "etc" / "pw.conf").exists()
+
+
+def test_host_pw_conf(world):
+    host, root, _, _ = world
+    dry = steps.host_pw_conf(host, _config(), test=True)
+    assert dry.changed and dry.comment.startswith("/etc/pw.conf would be changed")
+    assert not (root / "etc" / "pw.conf").exists()
+    assert steps.host_pw_conf(host, _config()).diff == dry.diff
+    assert "minuid = 1000\nmaxuid = 1999\n" in (root / "etc" / "pw.conf").read_text()
+    assert not steps.host_pw_conf(host, _config()).changed
+    assert not steps.host_pw_conf(host, _config(pw_range=None)).changed
+
+
+def test_audit_ids_reports_shared_ids_and_skips_uninstalled_prisoners(world):
+    host, root, web, _ = world
+    with open(root / "etc" / "master.passwd", "a") as f:
+        f.write("alice:*:1001:1001::0:0::/home/alice:/bin/sh\n")
+    with open(web / "etc" / "master.passwd", "a") as f:
+        f.write("bob:*:1001:1001::0:0::/home/bob:/bin/sh\n")
+    cfg = _config()
+    cfg.prisoners["db"] = _prisoner(name="db", path="/home/jail/db")
+    before = _snapshot(root)
+    report = steps.audit_ids(host, cfg)
+    assert report["shared_uids"] == [
+        {"id": 1001, "accounts": [{"owner": "host", "name": "alice"}, {"owner": "web", "name": "bob"}]}]
+    assert report["uids_out_of_range"] == [{"owner": "web", "name": "bob", "id": 1001, "range": [2000, 2999]}]
+    assert list(report["skipped"]) == ["db"] and "step 'root'" in report["skipped"]["db"]
+    assert "hostroothash" not in repr(report) and "oldroothash" not in repr(report)
+    assert _snapshot(root) == before
+
+
+# ---------------------------------------------------------------------------------------------- step 9
+
+def test_wall_cmos_clock_false_removes_the_file(world):
+    host, _, web, _ = world
+    (web / "etc" / "wall_cmos_clock").write_text("")
+    result = steps.wall_cmos_clock(host, _config(_prisoner(wall_cmos_clock=False)), "web")
+    assert result.changed and "deleted file mode 0644" in result.diff
+    assert not (web / "etc" / "wall_cmos_clock").exists()
+    assert not steps.wall_cmos_clock(host, _config(_prisoner(wall_cmos_clock=False)), "web").changed
+
+
+def test_localtime_replaces_another_zone(world):
+    host, _, web, _ = world
+    (web / "etc" / "localtime").symlink_to("/usr/share/zoneinfo/UTC")
+    result = steps.localtime(host, _config(), "web")
+    assert "-symbolic link to /usr/share/zoneinfo/UTC\n+symbolic link to /usr/share/zoneinfo/Asia/Tokyo\n" \
+        in result.diff
+    assert os.readlink(web / "etc" / "localtime") == "/usr/share/zoneinfo/Asia/Tokyo"
+
+
+def _no_secret(result, secret=HASH):
+    assert secret not in repr(result) and secret not in repr(result.as_dict())
+
+
+def test_root_password_sets_the_hash_through_stdin(world):
+    host, root, web, runner = world
+    dry = steps.root_password(host, _config(), "web", test=True)
+    assert (dry.changed, dry.comment, runner.calls) == (True, "root password of prisoner web would be changed", [])
+    result = steps.root_password(host, _config(), "web")
+    assert (result.changed, result.comment, result.diff, result.data) == (
+        True, "root password of prisoner web was changed", "", {})
+    assert runner.calls == [{"argv": ["/usr/sbin/pw", "-R", "/home/jail/web", "usermod", "root", "-H", "0"],
+                             "stdin": HASH + "\n", "secret": True}]
+    assert HASH in (web / "etc" / "master.passwd").read_text()
+    again = steps.root_password(host, _config(), "web")
+    assert (again.changed, again.comment, len(runner.calls)) == (
+        False, "root password of prisoner web is already correct", 1)
+    for res in (dry, result, again):
+        _no_secret(res)
+
+
+def test_root_password_locked_uses_dash_h_dash(world):
+    host, _, web, runner = world
+    cfg = _config(_prisoner(root_password="locked"))
+    result = steps.root_password(host, cfg, "web")
+    assert result.changed and "locked" in result.comment
+    assert runner.calls == [{"argv": ["/usr/sbin/pw", "-R", "/home/jail/web", "usermod", "root", "-h", "-"],
+                             "stdin": None, "secret": True}]
+    assert (web / "etc" / "master.passwd").read_text().startswith("root:*:0:0:")
+    assert not steps.root_password(host, cfg, "web").changed
+
+
+def test_root_password_failure_never_shows_the_hash(world):
+    host, root, _, _ = world
+    host.runner = FakePw(str(root), fail=f"pw: bad hash {HASH}")
+    with pytest.raises(CommandError) as err:
+        steps.root_password(host, _config(), "web")
+    assert HASH not in str(err.value) and HASH not in repr(err.value.__dict__)
+    assert "pw: bad hash <hash>" in str(err.value)
+    assert err.value.__cause__ is None and err.value.__context__ is None
+
+
+def test_root_password_that_did_not_stick_is_an_error(world):
+    host, root, _, _ = world
+    host.runner = FakePw(str(root), effective=False)
+    with pytest.raises(JailprovError, match="succeeded but root's password .* did not change") as err:
+        steps.root_password(host, _config(), "web")
+    assert HASH not in str(err.value)
+
+
+@pytest.mark.parametrize("rel", ["etc/master.passwd", "etc/group"])
+def test_root_password_refuses_links_pw_would_follow(world, rel):
+    host, root, web, runner = world
+    os.unlink(web / rel)
+    (web / rel).symlink_to(root / rel)
+    before = _snapshot(root / "etc")
+    with pytest.raises(JailprovError, match=f"/home/jail/web/{rel} is not a regular file"):
+        steps.root_password(host, _config(), "web")
+    assert runner.calls == [] and _snapshot(root / "etc") == before
+
+
+def test_root_password_not_in_pillar_is_left_alone(world):
+    host, _, _, runner = world
+    result = steps.root_password(host, _config(_prisoner(root_password=None)), "web")
+    assert not result.changed and runner.calls == []
+
+
+def test_root_password_without_root_account_is_an_error(world):
+    host, _, web, runner = world
+    (web / "etc" / "master.passwd").write_text("daemon:*:1:1::0:0:Owner:/root:/usr/sbin/nologin\n")
+    with pytest.raises(JailprovError, match="/home/jail/web/etc/master.passwd has no root account"):
+        steps.root_password(host, _config(), "web", test=True)
+    assert runner.calls == []
+
+
+def test_hosts_without_addresses_is_left_alone(world):
+    host, _, web, _ = world
+    result = steps.hosts(host, _config(_prisoner(ip4=(), ip6=())), "web")
+    assert not result.changed and "no ip4/ip6 address" in result.comment
+    assert (web / "etc" / "hosts").read_text() == HOST_HOSTS
