@@ -232,6 +232,8 @@ def scan_tar(path):
     """Check every member of an uncompressed tar once; returns ``(members, problem or None)``.
 
     Memory stays flat whatever the archive size: TarFile's list of seen members is emptied as we go.
+    TarFile silently stops at a header it cannot read, where tar would skip ahead and extract what
+    follows; so everything after the last member must be the zero blocks that end an archive.
     """
     count = 0
     symlinks = set()
@@ -243,8 +245,14 @@ def scan_tar(path):
                 problem = _member_problem(member, symlinks)
                 if problem:
                     return count, problem
+            end = tar.offset
     except tarfile.TarError as err:
         return count, f"not a valid tar archive after member {count}: {err}"
+    with open(path, "rb") as fh:
+        fh.seek(end)
+        for chunk in iter(functools.partial(fh.read, CHUNK), b""):
+            if chunk.strip(b"\0"):
+                return count, f"not a valid tar archive after member {count}: unreadable header at byte {end}"
     return count, None
 
 

@@ -3,7 +3,8 @@
 Python's :mod:`getopt` differs in the details a strict stand-in must reproduce: FreeBSD stops at the
 first operand (no permutation), accepts ``--`` as the end of options, and reports a bad option on
 standard error as ``PROG: illegal option -- X`` or ``PROG: option requires an argument -- X`` before the
-program's own usage message.  A leading ``:`` in the option string silences those reports, as in libc.
+program's own usage message.  A leading ``:`` in the option string makes getopt(3) silent and lets it
+go on past a bad option (returned as ``?``), which ping(8) uses for its first pass over the arguments.
 """
 
 
@@ -20,7 +21,8 @@ def getopt(argv, optstring, prog, err):
 
     Returns ``(options, operands)``: ``options`` is a list of ``(letter, argument_or_None)`` in command-line
     order, ``operands`` the arguments left after the options.  ``err`` is a writable text stream for the
-    libc diagnostics; raises :class:`BadOption` where getopt(3) returns ``?``.
+    libc diagnostics; raises :class:`BadOption` where getopt(3) returns ``?``.  With a leading ``:`` a
+    bad option is returned as ``("?", letter)`` and parsing goes on (a missing argument still stops it).
     """
     quiet = optstring.startswith(":")
     spec = optstring.lstrip(":")
@@ -38,8 +40,11 @@ def getopt(argv, optstring, prog, err):
             letter = arg[j]
             where = spec.find(letter)
             if letter == ":" or where < 0:
-                if not quiet:
-                    err.write(f"{prog}: illegal option -- {letter}\n")
+                if quiet:
+                    options.append(("?", letter))
+                    j += 1
+                    continue
+                err.write(f"{prog}: illegal option -- {letter}\n")
                 raise BadOption(letter)
             if spec[where + 1:where + 2] == ":":
                 if j + 1 < len(arg):

@@ -98,6 +98,11 @@ class Context:
             path = os.path.relpath(cwd, top) + "/" + path
         return self.scratch.resolve(path, view=self.view, follow=follow)
 
+    def view_path(self, real):
+        """The path a real path below the scratch root has as seen from :attr:`view`."""
+        host = self.scratch.to_host(real)
+        return host[len(self.view.rstrip("/")):] or "/"
+
     def host_path(self, view_path):
         """The host path of a path seen from :attr:`view` (``/etc/rc`` in jail ``/home/jail/web`` is
         ``/home/jail/web/etc/rc``)."""

@@ -24,6 +24,7 @@ import copy
 import dataclasses
 import os
 import re
+import stat
 import sys
 
 import pytest
@@ -133,6 +134,21 @@ def _settings():
     )
 
 
+def _check_work_dir():
+    """Fail unless WORK is absent or a real directory only root can write to.
+
+    WORK lies in the world-writable /var/tmp: a directory (or symbolic link) another user made there
+    would let that user choose what the tier extracts, mounts and removes as root.
+    """
+    try:
+        st = os.lstat(WORK)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        pytest.fail(f"{WORK} exists but is not a directory owned by root and writable only by root "
+                    f"(mode {stat.filemode(st.st_mode)}, uid {st.st_uid}); check who made it, then remove it")
+
+
 def _check_free():
     """Skip, naming the conflict, when the host already uses what the tier needs."""
     from salt_jail.core import rcconf  # pylint: disable=import-outside-toplevel
@@ -161,6 +177,7 @@ def freebsd():
     Teardown: :func:`~tests.freebsd.hostenv.reset_host`, remove WORK, take HOST_IP off lo1 (or destroy
     lo1) when the tier added it, and restore :data:`HOST_FILES`.  A problem it cannot fix fails the run.
     """
+    _check_work_dir()
     problems = reset_host()  # leftovers of an interrupted run
     if problems:
         pytest.fail("the host still holds an earlier run's jails or mounts: " + "; ".join(problems))
@@ -175,7 +192,8 @@ def freebsd():
         if added_ip:
             sh(IFCONFIG, INTERFACE, "inet", f"{HOST_IP}/32", "alias")
         sh(IFCONFIG, INTERFACE, "up")
-        os.makedirs(WORK, mode=0o755, exist_ok=True)
+        if not os.path.isdir(WORK):
+            os.mkdir(WORK, 0o700)  # the prisoners' setuid binaries stay out of the host users' reach
         with open(RESOLV_CONF, "w", encoding="utf-8") as fh:
             fh.write("# salt_jail real-FreeBSD tier\nnameserver 127.0.0.1\n")
         yield settings

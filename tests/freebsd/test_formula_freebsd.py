@@ -27,7 +27,7 @@ SALT_DIR = pathlib.Path(WORK) / "salt"
 def salt(clean_host):
     """A salt-call configuration under WORK/salt whose file_roots serve the repository's formula.
 
-    Yields ``apply(pillar_data, *args)``, which writes the pillar and runs ``state.apply jail *args``,
+    Returns ``apply(pillar_data, *args)``, which writes the pillar and runs ``state.apply jail *args``,
     returning the states as a dict (the test fails with salt-call's output when there is none).
     """
     pillar_dir = SALT_DIR / "pillar"
@@ -51,7 +51,7 @@ def salt(clean_host):
         (pillar_dir / "sjtest.sls").write_text(yaml.safe_dump(pillar_data, sort_keys=False), encoding="utf-8")
         return salt_call("state.apply", "jail", *args)
 
-    yield apply
+    return apply
 
 
 def salt_call(*args):

@@ -19,7 +19,7 @@ import stat
 
 from .. import fileflags
 from ..bsdgetopt import BadOption, getopt
-from ..context import Exit
+from ..context import Exit, strerror
 from ..simkernel import FLAG_KEYWORDS, SF_LOCKING, SF_SETTABLE, SF_SNAPSHOT, UF_NODUMP
 
 USAGE = "usage: chflags [-fhvx] [-R [-H | -L | -P]] flags file ...\n"
@@ -65,12 +65,13 @@ class _Walk:
         yield from self._visit(operand, self.ctx.resolve(operand, follow=False)[1], root=True)
 
     def _visit(self, shown, real, root):
-        st = os.lstat(real)
-        if stat.S_ISLNK(st.st_mode) and (self.follow_all or (root and self.follow_root)):
-            real = self.ctx.scratch.resolve(self.ctx.scratch.to_host(real))[1]
-            st = os.stat(real, follow_symlinks=False) if os.path.lexists(real) else None
-            if st is None:
-                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), shown)
+        try:
+            st = os.lstat(real)
+            if stat.S_ISLNK(st.st_mode) and (self.follow_all or (root and self.follow_root)):
+                real = self.ctx.resolve(self.ctx.view_path(real))[1]
+                st = os.lstat(real)
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, shown) from None
         if stat.S_ISDIR(st.st_mode) and self.recursive:
             key = (st.st_dev, st.st_ino)
             if key not in self.visited:
@@ -144,6 +145,6 @@ def main(ctx, argv):
                     if verbose:
                         ctx.out(shown + (f": 0{old:o} -> 0{new:o}" if verbose > 1 else "") + "\n")
             except OSError as error:
-                ctx.warnx(f"{error.filename or operand}: {os.strerror(error.errno)}")
+                ctx.warnx(f"{error.filename or operand}: {strerror(error.errno)}")
                 status = 1
     return status
