@@ -13,6 +13,7 @@ the host, returning the :class:`StepResult` a real run would have returned.
 import contextlib
 import dataclasses
 import fnmatch
+import functools
 import ipaddress
 import os
 import posixpath
@@ -24,7 +25,8 @@ from . import jailcmd, jailconf, model, rcconf, textedit
 from .errors import CommandError, JailprovError, ValidationError
 from .result import StepResult
 
-#: The ``name`` that means "every jail rc.d/jail starts": the jail_list names, or every jail in jail.conf.
+#: The ``name`` that means "every jail rc.d/jail starts": the jail_list names, or every jail in jail.conf
+#: (rc.d/jail's ``_ALL``).  A jail literally named ``all`` cannot be addressed on its own.
 ALL = "all"
 
 #: The ruleset jail(8) applies with mount.devfs when devfs_ruleset is not set: devfsrules_jail.
@@ -622,27 +624,38 @@ def _without_block(text, path, name):
     return doc
 
 
-def _config_removals(host, cfg, name, test):
-    """Remove ``name`` from the host's jail.conf files and rc.conf; returns the :class:`EditResult` list.
+def _jail_conf_files(host, cfg, name):
+    """``(holders, own_files)``: the host's jail.conf files that define jail ``name``, and its own files.
 
-    The jail's own file (``/etc/jail.conf.d/NAME.conf``, ``/etc/jail.NAME.conf``) is removed when it
-    held nothing else; elsewhere the block goes and every other byte stays.  rc.conf loses the
-    jail_list entry and the aliases of the prisoner's addresses (:func:`rcconf.plan_rc_conf` with
-    ``remove``, which also brings the rest of the host's rc.conf settings to the pillar's); addresses
-    the pillar does not list are taken from the jail's jail.conf parameters.
+    The files looked at are jail.conf (rc.conf's jail_conf and the pillar's) and the jail's own files
+    (``/etc/jail.conf.d/NAME.conf``, ``jail_NAME_conf`` or ``/etc/jail.NAME.conf``).
     """
-    root = _host_root(host)
     rc = _RcConf(host)
     j, jv = _rc_names(name)
-    jail_conf = _jail_conf(rc, cfg)
     own_files = (f"/etc/jail.conf.d/{j}.conf", rc.get(f"jail_{jv}_conf") or f"/etc/jail.{j}.conf")
-    holders = [p for p in dict.fromkeys((jail_conf, cfg.jail_conf) + own_files)
+    holders = [p for p in dict.fromkeys((_jail_conf(rc, cfg), cfg.jail_conf) + own_files)
                if _readable(host, p) and name in jailconf.parse(_read(host, p), p).jails()]
+    return holders, own_files
+
+
+def _config_removals(host, cfg, name, params, holders, own_files, test):
+    """Remove ``name`` from the host's jail.conf files and rc.conf; returns the :class:`EditResult` list.
+
+    ``holders`` and ``own_files`` come from :func:`_jail_conf_files`, ``params`` are the jail's
+    parameters there.  The jail's own file is removed when it held nothing else; elsewhere the block
+    goes and every other byte stays.  rc.conf loses the jail_list entry and the aliases of the
+    prisoner's addresses; addresses the pillar does not list are taken from ``params``.  This is
+    :func:`rcconf.plan_rc_conf` with ``remove``, the host's whole rc.conf plan: it also brings the
+    other jailprov settings to the pillar's (jail_enable, the other prisoners' aliases and jail_list
+    entries).  So jail_list="prisoner2" becomes "prisoner1", not an empty list, which rc.d/jail would
+    read as every jail in jail.conf.
+    """
+    root = _host_root(host)
     prisoner = cfg.prisoners.get(name) or model.Prisoner(
         name=name, path=posixpath.join(cfg.jail_root, name), jid=None, ip4=(), ip6=(), hostname="",
         pw_range=None, defaultpasswd="no", timezone=None, wall_cmos_clock=False, absent=True)
-    if holders and not (prisoner.ip4 or prisoner.ip6):
-        ip4, ip6 = _addresses_of(_params(host, holders[0], name))
+    if not (prisoner.ip4 or prisoner.ip6):
+        ip4, ip6 = _addresses_of(params)
         prisoner = dataclasses.replace(prisoner, ip4=ip4, ip6=ip6)
     edits = []
     for path in holders:
@@ -670,8 +683,9 @@ def destroy(host, cfg, name, test=False, force=False):
     aliases.
 
     Refused before anything changes: a prisoner still present in the pillar (unless ``force``); a root
-    that is not strictly inside jail_root, is a symlink or has one between jail_root and it;
-    kern.securelevel > 0 (system flags cannot be cleared); a jail.conf or rc.conf it cannot edit.
+    that is not strictly inside jail_root, is a symlink or has one between jail_root and it, or is
+    not the ``path`` jail.conf gives the jail; kern.securelevel > 0 (system flags cannot be cleared);
+    a jail.conf or rc.conf it cannot edit.
     Refused before the tree is touched (after the stop, since jail -r unmounts what it mounted): a
     root that is itself a mount point, anything still mounted below the root after unmounting, and
     a directory below it on another file system.  ``test`` lists what would be removed and removes
@@ -698,10 +712,18 @@ def destroy(host, cfg, name, test=False, force=False):
                 f"cannot destroy {name}: kern.securelevel is {level}, so the system file flags (schg, sunlnk) "
                 f"in {root} cannot be cleared; set kern_securelevel_enable=\"NO\" in rc.conf and reboot "
                 "(the securelevel cannot be lowered while running)")
-    planned = _config_removals(host, cfg, name, test=True)  # a file it cannot edit stops us here, not later
+    holders, own_files = _jail_conf_files(host, cfg, name)
+    conf = config_file_for(host, cfg, name) if holders else None
+    params = _params(host, conf, name) if holders else {}
+    configured = _single(params, "path")
+    if configured is not None and posixpath.normpath(configured) != root:
+        raise JailprovError(f"refusing to destroy {name}: {conf} gives it path {configured}, not {root}; "
+                            "remove that jail by hand")
+    removals = functools.partial(_config_removals, host, cfg, name, params, holders, own_files)
+    planned = removals(test=True)  # a file that cannot be edited stops destroy here, before anything changed
     jail = _find(_running(host), name)
     if jail is not None and not test:
-        _stop_one(host, cfg, name, [jail], test=False)
+        _stop_one(host, cfg, name, [jail], test=False, conf=conf)
     if jail is not None and test:
         # jail -r unmounts what its configuration mounted; whatever is left then would be unmounted too.
         unmounted = [m.mountpoint for m in _mounts_under(host, root)]
@@ -709,7 +731,7 @@ def destroy(host, cfg, name, test=False, force=False):
         unmounted = _unmount_below(host, name, root, test)
     if has_tree and not test:
         _remove_tree(host, name, root)
-    edits = [e for e in (planned if test else _config_removals(host, cfg, name, test=False)) if e.changed]
+    edits = [e for e in (planned if test else removals(test=False)) if e.changed]
     actions = [f"stop jail {name} (jid {jail['jid']})"] if jail is not None else []
     actions += [f"unmount {path}" for path in unmounted]
     actions += [f"clear the file flags below {root} and remove it"] if has_tree else []

@@ -380,7 +380,8 @@ class _Cache:
         lines = [f"cannot fetch {name} of {self.cfg.release} ({self.cfg.arch}) from any mirror:"]
         lines += [f"  - {err}" if isinstance(err, FetchError) else f"  - {url}: {err}" for url, err in failures]
         archive = ARCHIVE_MIRROR.rstrip("/")
-        if any(getattr(err, "status", None) == 404 for _, err in failures):
+        if any(getattr(err, "status", None) == 404 and urllib.parse.urlsplit(url).scheme in ("http", "https", "ftp")
+               for url, err in failures):
             if any(m.rstrip("/") == archive for m in self.cfg.mirrors):
                 lines.append(f"{self.cfg.release} is not on the archive mirror either: check jailprov:release "
                              "and jailprov:arch.")
@@ -459,7 +460,10 @@ class _Cache:
         return record["tar"]
 
     def _build_tar(self, dist, txz_digest):
-        """Decompress ``<dist>.txz`` once, streaming, into ``<dist>.tar``; hash and check its members."""
+        """Decompress ``<dist>.txz`` once, streaming, into ``<dist>.tar``; hash it and check its members.
+
+        Returns the build record; an unsafe archive's tar is removed and its verdict kept in the record.
+        """
         src_path, part = self.real(f"{dist}.txz"), self.real(f"{dist}.tar.part")
         total = os.path.getsize(src_path)
         report = _Progress(self.progress, total, what="release/decompress", dist=dist,
@@ -471,7 +475,6 @@ class _Cache:
                     h.update(chunk)
                     dst.write(chunk)
                     report(raw.tell())
-            report(total, final=True)
         except (lzma.LZMAError, EOFError) as err:
             _remove(part)
             raise JailprovError(f"{self.hdir}/{dist}.txz matches its sha256 but is not a valid xz archive: "
@@ -484,6 +487,7 @@ class _Cache:
         if problem:
             _remove(part)
             return built
+        report(total, final=True)
         os.replace(part, self.real(f"{dist}.tar"))
         built["fingerprint"] = _fingerprint(self.real(f"{dist}.tar"))
         return built

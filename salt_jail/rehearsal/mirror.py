@@ -9,8 +9,9 @@ the files the provisioning steps edit (``etc/syslog.conf`` with the FreeBSD 14 c
 ``./path`` and owned by root:wheel (uid/gid 0) as in a real base.txz.
 
 Files FreeBSD marks ``schg`` (:data:`SCHG_FILES`) carry a ``SCHILY.fflags=schg`` pax record, which is how
-bsdtar stores file flags; GNU tar ignores the record (with a warning) because Linux has no such flag.
-Tests and the demo set the flag after extraction with the rehearsal ``chflags`` (``chattr +i``).
+bsdtar stores file flags.  GNU tar ignores the record (with a warning): Linux has no such flag.  The
+rehearsal ``tar`` stand-in restores the recorded flags itself (as ``chattr +i``); tests that run the
+system tar directly set them after extraction with ``chattr +i`` (what the rehearsal ``chflags`` does).
 
 ``size="realistic"`` builds ≥ 20 000 entries and ≥ 150 MB extracted, with content that compresses about
 as well as a real base.txz, for the benchmarks.  Generation is deterministic (same arguments, same bytes,
@@ -28,7 +29,6 @@ import argparse
 import copy
 import dataclasses
 import functools
-import hashlib
 import http.server
 import io
 import lzma
@@ -41,10 +41,10 @@ import tarfile
 import tempfile
 import threading
 
-from ..core.release import ARCH_PATHS
+from ..core.release import ARCH_PATHS, sha256_file
 
 # Bump when the generated content changes, so cached trees are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 # All members share one mtime: 2024-12-03 00:00 UTC, the 14.2-RELEASE announcement date.
 MTIME = 1733184000
@@ -241,6 +241,14 @@ RESCUE_TOOLS = (
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Body:
+    """File content generated when the archive is written, so memory stays flat."""
+
+    make: object    # callable(size) -> bytes
+    size: int
+
+
 @dataclasses.dataclass
 class _Tree:
     """Members of one distribution, in archive order (parents before children, link targets first)."""
@@ -285,14 +293,6 @@ class _Tree:
         self._add(path, tarfile.LNKTYPE, 0o755, linkname="./" + target)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Body:
-    """File content generated when the archive is written, so memory stays flat."""
-
-    make: object    # callable(size) -> bytes
-    size: int
-
-
 class _Content:
     """Deterministic file bodies that compress and decompress like a real base.txz.
 
@@ -330,7 +330,7 @@ class _Content:
         return (b"#synthetic FreeBSD binary (not executable)\n" + b"".join(parts))[:size]
 
     def _text(self, size):
-        lines = self.rng.choices(self.lines, k=size // 30 + 2)
+        lines = self.rng.choices(self.lines, k=size // 9 + 1)     # a line has at least 9 bytes
         return "".join(lines).encode()[:size]
 
     def _compressed(self, size):
@@ -429,7 +429,7 @@ def _bulk(tree, content):
     for i in range(1500):
         locale = f"usr/share/locale/loc{i // 6:03d}"
         if i % 6 == 5:
-            tree.symlink(f"{locale}/LC_TIME", "../loc000/LC_TIME")
+            tree.symlink(f"{locale}/LC_TIME", "../loc000/LC_0")
         else:
             tree.file(f"{locale}/LC_{i % 6}", content.text(600))
 
@@ -481,14 +481,6 @@ def _write_txz(tree, path):
     return len(tree.members)
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(functools.partial(fh.read, 1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def default_cache_dir():
     """Where generated releases are kept: ``$SALT_JAIL_MIRROR_CACHE`` or ``<tmp>/salt_jail-mirror``."""
     return os.environ.get("SALT_JAIL_MIRROR_CACHE") or os.path.join(tempfile.gettempdir(), "salt_jail-mirror")
@@ -504,7 +496,7 @@ def _generate(out_dir, release, arch, dists, size):
         count = _write_txz(tree, txz)
         desc, default = DIST_INFO[dist]
         distname = dist.replace("-", "_").replace(".", "_")
-        lines.append(f'{dist}.txz\t{_sha256(txz)}\t{count}\t{distname}\t"{desc}"\t{default}\n')
+        lines.append(f'{dist}.txz\t{sha256_file(txz)}\t{count}\t{distname}\t"{desc}"\t{default}\n')
     with open(os.path.join(out_dir, "MANIFEST"), "w", encoding="ascii") as fh:
         fh.writelines(lines)
 

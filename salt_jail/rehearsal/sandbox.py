@@ -30,6 +30,8 @@ import socket
 import struct
 import subprocess
 
+from ..core import passwd, textedit
+from ..core.errors import JailprovError
 from .scratch import BY_ENV, JID_ENV
 
 #: Where the host's own tools are looked up when a jailed command needs one.
@@ -160,6 +162,17 @@ def run(scratch, jail, argv, *, env, cwd, by, standins, stdin=None, stdout=None,
     enter = functools.partial(_enter, jail["params"]["host.hostname"], [scratch.root, "/dev"])
     return subprocess.run(exec_argv, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr,
                           preexec_fn=enter, timeout=timeout, check=False).returncode
+
+
+def user_entry(scratch, view, name=None, uid=0):
+    """getpwnam(3)/getpwuid(3) in the master.passwd seen from host path ``view``: a
+    :class:`salt_jail.core.passwd.User`, or None (no such user, or no readable master.passwd)."""
+    try:
+        state = textedit.read_text(textedit.Root(scratch.real(view), view), "etc/master.passwd", missing_ok=True)
+        users = passwd.parse_master_passwd(state.text) if state else []
+    except JailprovError:
+        return None
+    return next((u for u in users if (u.name == name if name is not None else u.uid == uid)), None)
 
 
 def run_confined(argv, *, root, env=None, cwd=None, stdin=None, stdout=None, stderr=None):

@@ -6,9 +6,13 @@ restore BSD file flags, it skips the archive's ``SCHILY.fflags`` records).
 """
 
 import dataclasses
+import io
+import json
+import lzma
 import os
 import shutil
 import subprocess
+import tarfile
 
 import pytest
 
@@ -71,7 +75,7 @@ def _unflag(tmp_path):
 
 @pytest.fixture
 def immutable(tmp_path):
-    if shutil.which("chattr") is None or not support.chattr_supported(tmp_path):
+    if not support.chattr_supported(tmp_path):
         pytest.skip("chattr +i (the rehearsal's schg) is not supported on this file system")
 
 
@@ -278,6 +282,30 @@ def test_unsafe_archive_is_rejected_before_anything_is_extracted(tmp_path, reque
     assert not os.path.exists(os.path.join(_cache(cfg), "base.tar"))
 
 
+def _corrupt_tar():
+    """An xz stream holding a tar whose second header is garbage (tar would skip ahead; we refuse)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name in ("./a", "./b", "./c"):
+            tar.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
+    data = raw.getvalue()
+    return lzma.compress(data[:512] + b"garbage!" * 64 + data[1024:])
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"not an xz file at all", "matches its sha256 but is not a valid xz archive"),
+    (lzma.compress(b"\0" * 100000)[:-40], "matches its sha256 but is not a valid xz archive"),
+    (_corrupt_tar(), "not a valid tar archive after member 1: unreadable header at byte 512"),
+])
+def test_broken_archive_matching_its_manifest_is_refused(tmp_path, request, host, data, words):
+    support.write_raw_release(tmp_path / "m", data)
+    cfg = support.config(tmp_path, [_serve(tmp_path / "m", request).url])
+    with pytest.raises(JailprovError, match=words):
+        release.install_base(host, cfg, "p1")
+    assert not os.path.exists(_root(cfg))
+    assert not [f for f in os.listdir(_cache(cfg)) if f.endswith((".tar", ".part"))]
+
+
 # --- the cache is re-verified before every use -----------------------------------------------------
 
 def _tamper(path):
@@ -315,7 +343,8 @@ def _interrupt(host, cfg, name="p1"):
     """Make an installed prisoner look like an extraction that died half way."""
     root = _root(cfg, name)
     stamp = dict(release.read_stamp(host, root), state="extracting")
-    release._write_stamp(root, root, stamp)
+    with open(f"{root}/{release.STAMP}", "w") as fh:
+        json.dump(stamp, fh)
     with open(f"{root}/half-written", "w") as fh:
         fh.write("partial")
 

@@ -1,5 +1,6 @@
 """lifecycle: every rule checked against a scripted command runner (exact argv lists, in order)."""
 
+import copy
 import dataclasses
 import json
 import os
@@ -123,7 +124,7 @@ def test_list_names_compared_exactly(host, runner, cfg):
 
 
 def test_list_leaves_out_absent_prisoners_unless_running(host, runner):
-    pillar = json.loads(json.dumps(PILLAR))
+    pillar = copy.deepcopy(PILLAR)
     pillar["jailprov"]["prisoners"]["prisoner2"]["absent"] = True
     runner.expect(JLS, jls(("prisoner2", 2)))
     listed = lifecycle.list_jails(host, model.from_pillar(pillar))
@@ -549,7 +550,7 @@ CHFLAGS2 = ["chflags", "-R", "0", ROOT2]
 
 @pytest.fixture
 def absent_cfg():
-    pillar = json.loads(json.dumps(PILLAR))
+    pillar = copy.deepcopy(PILLAR)
     pillar["jailprov"]["prisoners"]["prisoner2"] = {"absent": True}
     return model.from_pillar(pillar)
 
@@ -608,13 +609,36 @@ def test_destroy_own_jail_conf_d_file_is_removed(host, root, runner, absent_cfg)
 
 
 def test_destroy_name_only_in_absent_list_takes_addresses_from_jail_conf(host, root, runner):
-    pillar = json.loads(json.dumps(PILLAR))
+    pillar = copy.deepcopy(PILLAR)
     del pillar["jailprov"]["prisoners"]["prisoner2"]
     pillar["jailprov"]["absent"] = ["prisoner2"]
     shutil.rmtree(root / "home/jail/prisoner2")
     runner.expect(JLS, jls()).expect(MOUNT_P, TABLE)
     lifecycle.destroy(host, model.from_pillar(pillar), "prisoner2")
     assert "192.168.11.32" not in (root / "etc/rc.conf").read_text()
+
+
+def test_destroy_jail_outside_the_pillar(host, root, runner, cfg):
+    conf = root / "etc/jail.conf"
+    conf.write_text(conf.read_text() + "ghost {\n    path = /home/jail/ghost/;\n    ip4.addr = 192.168.11.99;\n"
+                                       "    persist;\n}\n")
+    (root / "etc/rc.conf").write_text('ifconfig_em0_alias7="inet 192.168.11.99 netmask 255.255.255.255"\n'
+                                      'jail_enable="YES"\njail_list="prisoner1 prisoner2 ghost"\n')
+    (root / "home/jail/ghost").mkdir()
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls()).expect(MOUNT_P, TABLE)
+    runner.expect(["chflags", "-R", "0", "/home/jail/ghost"])
+    lifecycle.destroy(host, cfg, "ghost")
+    assert "ghost" not in conf.read_text() and "192.168.11.99" not in (root / "etc/rc.conf").read_text()
+    assert not (root / "home/jail/ghost").exists()
+
+
+def test_destroy_refuses_a_jail_whose_path_is_elsewhere(host, root, runner, cfg):
+    (root / "home/jail/web").mkdir()
+    before = snapshot(root)
+    runner.expect(SECURELEVEL, "0\n")
+    with pytest.raises(JailprovError, match="/etc/jail.conf gives it path /usr/jails/web, not /home/jail/web"):
+        lifecycle.destroy(host, cfg, "web")
+    assert snapshot(root) == before
 
 
 def test_destroy_already_absent(host, root, runner, absent_cfg):
@@ -726,3 +750,121 @@ def test_destroy_reports_an_unremovable_file(host, root, runner, absent_cfg):
 def test_destroy_refuses_odd_names(host, runner, absent_cfg, name):
     with pytest.raises(ValidationError):
         lifecycle.destroy(host, absent_cfg, name)
+
+
+# ------------------------------------------------------------------------------------------------
+# Against the rehearsal host: the real command lines through the strict stand-ins
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def rehearsed(tmp_path):
+    """A rehearsal host with the seed's jail.conf and rc.conf and two minimal prisoner trees."""
+    from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
+
+    root = tmp_path / "host"
+    root.mkdir()
+    bindir = rehearsal.setup(str(root))
+    try:
+        shutil.copy(FIXTURES / "jail.conf", root / "etc/jail.conf")
+        shutil.copy(FIXTURES / "rc.conf", root / "etc/rc.conf")
+        for name in ("prisoner1", "prisoner2"):
+            tree = root / "home/jail" / name
+            for directory in ("bin", "dev", "etc", "root"):
+                (tree / directory).mkdir(parents=True)
+            (tree / "bin/sh").write_text("")                  # stands for the FreeBSD binary: the host's sh runs
+            (tree / "etc/rc").write_text("echo rc started\n")
+            (tree / "etc/rc.shutdown").write_text("echo rc.shutdown\n")
+            shutil.copy(root / "etc/master.passwd", tree / "etc/master.passwd")
+        yield Host(root=str(root), bindir=bindir), root
+    finally:
+        rehearsal.clear_file_flags(str(root))
+
+
+def test_rehearsal_seed_prisoners_run(rehearsed, cfg):
+    from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
+
+    host, root = rehearsed
+    assert lifecycle.start(host, cfg, "prisoner1").comment == "jail prisoner1 started (jid 1)"
+    assert lifecycle.start(host, cfg, "prisoner2").comment == "jail prisoner2 started (jid 2)"
+    assert not lifecycle.start(host, cfg, "prisoner1").changed
+    listed = lifecycle.list_jails(host, cfg)
+    assert [(e["name"], e["jid"], e["state"], e["hostname"], e["path"], e["ipv4"]) for e in listed] == [
+        ("prisoner1", 1, "running", "bsd1.korodes.com", "/home/jail/prisoner1", ["192.168.11.31"]),
+        ("prisoner2", 2, "running", "bsd2.korodes.com", "/home/jail/prisoner2", ["192.168.11.32"]),
+    ]
+    assert lifecycle.exec_in(host, cfg, "prisoner1", ["hostname"]) == {
+        "stdout": "bsd1.korodes.com\n", "stderr": "", "retcode": 0}
+    summary = lifecycle.ping(host, cfg, "prisoner1", "192.168.11.30")
+    assert (summary["transmitted"], summary["received"], summary["loss_pct"], summary["ok"]) == (3, 3, 0.0, True)
+    assert set(summary["rtt"]) == {"min", "avg", "max", "stddev"}
+    assert lifecycle.stop(host, cfg, "prisoner2").changed
+    with pytest.raises(JailprovError, match="jail prisoner2 is not running"):
+        lifecycle.exec_in(host, cfg, "prisoner2", ["hostname"])
+    logged = rehearsal.commands(str(root))
+    for argv in (START1, ["jail", "-f", "/etc/jail.conf", "-c", "prisoner2"], ["jexec", "-l", "prisoner1", "hostname"],
+                 ["jexec", "-l", "prisoner1", "ping", "-c", "3", "192.168.11.30"],
+                 ["jail", "-q", "-f", "/etc/jail.conf", "-r", "prisoner2"]):
+        assert argv in logged
+
+
+def test_rehearsal_jid_clash_is_named_before_jail_runs(rehearsed, cfg):
+    from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
+
+    host, root = rehearsed
+    (root / "usr/jails/web").mkdir(parents=True)
+    host.check(["jail", "-c", "name=web", "path=/usr/jails/web", "persist", "jid=1"])
+    with pytest.raises(JailprovError, match="jid 1, which the running jail web holds"):
+        lifecycle.start(host, cfg, "prisoner1")
+    assert START1 not in rehearsal.commands(str(root))
+
+
+def test_rehearsal_destroy(rehearsed, cfg, absent_cfg):
+    """Everything goes: the jail, its devfs, its tree with flagged files, its block, alias and jail_list entry."""
+    from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
+
+    host, root = rehearsed
+    lifecycle.start(host, absent_cfg, "prisoner2")
+    assert lifecycle.mount_devfs(host, cfg, "prisoner2").changed
+    for flag, path in (("schg", "etc/rc"), ("uchg", "etc/rc.shutdown"), ("sunlnk", "bin/sh")):
+        host.check(["chflags", flag, f"{ROOT2}/{path}"])
+    assert rehearsal.kernel(str(root)).file_flags                 # really flagged (chattr +i where Linux can)
+    plan = lifecycle.destroy(host, absent_cfg, "prisoner2", test=True)
+    assert plan.changed and (root / "home/jail/prisoner2/etc/rc").exists()
+
+    result = lifecycle.destroy(host, absent_cfg, "prisoner2")
+    assert result.comment == plan.comment.replace("would be destroyed", "destroyed")
+    assert not (root / "home/jail/prisoner2").exists() and (root / "home/jail/prisoner1").is_dir()
+    view = rehearsal.kernel(str(root))
+    assert [j["name"] for j in view.jails] == []
+    assert not [m for m in view.mounts if m[1].startswith(ROOT2)]
+    assert "prisoner2 {" not in (root / "etc/jail.conf").read_text()
+    rc_conf = (root / "etc/rc.conf").read_text()
+    assert "192.168.11.32" not in rc_conf and 'jail_list="prisoner1"' in rc_conf
+    assert CHFLAGS2 in rehearsal.commands(str(root))
+    assert not lifecycle.destroy(host, absent_cfg, "prisoner2").changed
+
+
+def guarded_state(root):
+    from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
+
+    view = rehearsal.kernel(str(root))
+    return snapshot(root / "home"), snapshot(root / "etc"), view.jails, view.mounts
+
+
+@pytest.mark.parametrize("violation", ["in pillar", "outside jail_root", "mount on root"])
+def test_rehearsal_destroy_guards_change_nothing(rehearsed, absent_cfg, cfg, violation):
+    host, root = rehearsed
+    use = absent_cfg
+    if violation == "in pillar":
+        use, message = cfg, "still a prisoner in the pillar"
+    elif violation == "outside jail_root":
+        prisoners = dict(absent_cfg.prisoners)
+        prisoners["prisoner2"] = dataclasses.replace(prisoners["prisoner2"], path="/home/jail")
+        use, message = dataclasses.replace(absent_cfg, prisoners=prisoners), "not strictly inside jail_root"
+    else:
+        (root / "data").mkdir()
+        host.check(["mount", "-t", "nullfs", "/data", ROOT2])
+        message = "is itself a mount point"
+    before = guarded_state(root)
+    with pytest.raises(JailprovError, match=message):
+        lifecycle.destroy(host, use, "prisoner2")
+    assert guarded_state(root) == before

@@ -5,7 +5,6 @@ no mirror is contacted (the configured one does not exist).
 """
 
 import dataclasses
-import io
 import json
 import os
 import tarfile
@@ -65,12 +64,7 @@ def test_manifest_bad_line_names_file_and_line(line, words):
 def _tar(tmp_path, members):
     path = tmp_path / "t.tar"
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, kind, link in members:
-            info = tarfile.TarInfo(name)
-            info.type = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
-                         "hardlink": tarfile.LNKTYPE, "chr": tarfile.CHRTYPE, "blk": tarfile.BLKTYPE}[kind]
-            info.linkname = link or ""
-            tar.addfile(info, io.BytesIO(b"") if kind == "file" else None)
+        support.add_members(tar, members)
     return path
 
 

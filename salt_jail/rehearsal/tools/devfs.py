@@ -83,7 +83,9 @@ def _rule(ctx, kernel, words):
     if command == "show":
         rules = kernel.ruleset(rsnum) or []
         if args:
-            wanted = int(args[0]) if args[0].lstrip("-").isdigit() else ctx.errx(1, f"error converting to integer: {args[0]}")
+            if not args[0].lstrip("-").isdigit():
+                ctx.errx(1, f"error converting to integer: {args[0]}")
+            wanted = int(args[0])
             following = [r for r in rules if r[0] >= wanted]
             if not following:
                 ctx.err(1, "ioctl DEVFSIO_RGETNEXT", errno.ENOENT)

@@ -11,10 +11,12 @@ layout as putfsent() does, ``mount`` (``-t`` filters) lists ``special on node (t
 prmount() does.  The mount point is resolved like realpath(3) and must be a directory
 (``mount: /x: No such file or directory``).  Inside a jail mounting fails (``Operation not permitted``).
 
-umount: ``umount [-fv] node|special ...``, looked up in the table as checkname() does;
+umount: ``umount [-fv] [-t type] node|special ...``, looked up in the table as checkname() does (with
+``-t`` a file system of another type is left mounted, silently, exit 1; jail(8) unmounts ``mount`` and
+``mount.fstab`` entries with ``umount -t TYPE node``);
 ``not a file system root directory`` for a directory that is not a mount point, ``Device busy`` while
-something is mounted below it.  Not simulated: ``mount -a``/``-u``/``-F``/``-d``, ``umount -a``/``-A``/``-h``/``-N``
-(refused with a message).
+something is mounted below it.  Not simulated: ``mount -a``/``-u``/``-F``/``-d``,
+``umount -a``/``-A``/``-h``/``-N``/``-n`` (refused with a message).
 """
 
 import errno
@@ -162,8 +164,12 @@ def umount_main(ctx, argv):
         ctx.stderr.write(UMOUNT_USAGE)
         raise Exit(1) from None
     flags = {letter for letter, _ in opts}
-    if flags & set("AaFhNnt"):
-        ctx.errx(EX_SOFTWARE, f"option -{sorted(flags & set('AaFhNnt'))[0]} is not simulated by the rehearsal host")
+    if flags & set("AaFhNn"):
+        ctx.errx(EX_SOFTWARE, f"option -{sorted(flags & set('AaFhNn'))[0]} is not simulated by the rehearsal host")
+    typelists = [value for letter, value in opts if letter == "t"]
+    if len(typelists) > 1:
+        ctx.errx(1, "only one -t option may be specified")
+    typelist = typelists[0] if typelists else None
     if not args:
         ctx.stderr.write(UMOUNT_USAGE)
         raise Exit(1)
@@ -191,6 +197,9 @@ def umount_main(ctx, argv):
                     ctx.warnx(f"{name}: unknown file system")
                     status = 1
                     continue
+            if not _type_matches(entry["fstype"], typelist):
+                status = 1  # checkname(): a file system of another type is silently left alone
+                continue
             if ctx.jail:
                 ctx.warn(f"unmount of {entry['node']} failed", errno.EPERM)
                 status = 1

@@ -101,27 +101,38 @@ def _number(ctx, text, low, high, message):
 
 def main(ctx, argv):
     # main.c: a silent first pass over every option only picks the address family (-4, -6, -S ADDR).
-    family = 6 if ctx.prog == "ping6" else None
+    ipv4, ipv6 = False, ctx.prog == "ping6"
+    source_family = None
     first_pass, operands = getopt(argv, ":" + ALL_OPTIONS, ctx.prog, ctx.stderr)
     for letter, value in first_pass:
-        if letter in "46" and family is None:
-            family = int(letter)
-        elif letter == "S" and family is None:
+        if letter == "4":
+            ipv4 = True
+        elif letter == "6":
+            ipv6 = True
+        elif letter == "S" and source_family is None:
             try:
-                family = ipaddress.ip_address(value).version
+                source_family = ipaddress.ip_address(value).version
             except ValueError:
                 pass
     if not operands:
         ctx.stderr.write(USAGE)
         raise Exit(1)
+    if ipv4 and ipv6:
+        ctx.errx(1, "-4 and -6 cannot be used simultaneously")
+    try:
+        target_family = ipaddress.ip_address(operands[-1]).version
+    except ValueError:
+        target_family = None
+    if target_family == 4 and ipv6:
+        ctx.errx(1, "IPv6 requested but IPv4 target address provided")
+    if target_family == 6 and ipv4:
+        ctx.errx(1, "IPv4 requested but IPv6 target address provided")
+    family = target_family or (6 if ipv6 else 4 if ipv4 else source_family)
     if family is None:
-        try:
-            family = ipaddress.ip_address(operands[-1]).version
-        except ValueError:
-            found = _resolve_name(ctx, operands[-1], None)
-            if found is None:
-                ctx.errx(EX_NOHOST, f"cannot resolve {operands[-1]}: hostname nor servname provided, or not known")
-            family = found[0].version
+        found = _resolve_name(ctx, operands[-1], None)
+        if found is None:
+            ctx.errx(EX_NOHOST, f"cannot resolve {operands[-1]}: hostname nor servname provided, or not known")
+        family = found[0].version
     if ctx.jail and not ctx.jail["params"].get("allow.raw_sockets"):
         ctx.err(EX_OSERR, "ssend socket", errno.EPERM)
     try:
