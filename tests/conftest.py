@@ -18,6 +18,12 @@ def shared_dir():
 
 
 @pytest.fixture(scope="session")
+def salt_factories_config(tmp_path_factory):
+    """pytest-salt-factories keeps every daemon's root_dir inside pytest's tmp dir."""
+    return {"root_dir": str(tmp_path_factory.mktemp("salt-factories")), "start_timeout": 120}
+
+
+@pytest.fixture(scope="session")
 def repo_dir():
     return REPO
 

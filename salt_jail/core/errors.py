@@ -52,3 +52,11 @@ class CommandError(JailprovError):
         if detail:
             msg += f": {detail}"
         super().__init__(msg)
+
+
+class MissingError(JailprovError):
+    """Something a step works on does not exist yet (a prisoner root, a base file, a config file).
+
+    In a real run it is an error naming the step that creates it.  In a test run on a fresh host the
+    earlier steps *would* create it, so the Salt layer reports the step as a predicted change instead.
+    """

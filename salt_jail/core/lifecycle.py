@@ -22,7 +22,7 @@ import shutil
 import tempfile
 
 from . import jailcmd, jailconf, model, rcconf, textedit
-from .errors import CommandError, JailprovError, ValidationError
+from .errors import CommandError, JailprovError, MissingError, ValidationError
 from .result import StepResult
 
 #: The ``name`` that means "every jail rc.d/jail starts": the jail_list names, or every jail in jail.conf
@@ -108,7 +108,7 @@ def config_file_for(host, cfg, name):
         return confdir
     if _readable(host, jail_conf):
         return jail_conf
-    raise JailprovError(f"no configuration for jail {name}: none of {own}, {confdir} or {jail_conf} exists "
+    raise MissingError(f"no configuration for jail {name}: none of {own}, {confdir} or {jail_conf} exists "
                         "(rc.d/jail would ignore this jail)")
 
 

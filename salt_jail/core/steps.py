@@ -19,7 +19,7 @@ import stat
 
 from . import crontab, passwd, pwconf, syslogconf, textedit
 from . import hosts as hostsfile
-from .errors import CommandError, JailprovError, ValidationError
+from .errors import CommandError, JailprovError, MissingError, ValidationError
 from .result import StepResult
 from .textedit import Root
 
@@ -48,7 +48,7 @@ def _root(host, prisoner):
     try:
         st = os.lstat(host.path(prisoner.path))
     except FileNotFoundError:
-        raise JailprovError(
+        raise MissingError(
             f"prisoner root {prisoner.path} does not exist; step 'root' (jailprov.root {prisoner.name}) creates it"
         ) from None
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):

@@ -35,7 +35,7 @@ import secrets
 import stat
 import typing
 
-from .errors import JailprovError
+from .errors import JailprovError, MissingError
 
 #: Links followed during one resolution before giving up (FreeBSD's MAXSYMLINKS, sys/param.h).
 MAXSYMLINKS = 32
@@ -242,7 +242,7 @@ def _resolve(root, rel, follow):
         os.close(root_fd)
 
 
-class _MissingDirectory(JailprovError):
+class _MissingDirectory(MissingError):
     """A directory on the way does not exist: for reading, the file does not exist either."""
 
 
@@ -334,7 +334,7 @@ def read_text(root, rel, missing_ok=False, hint=""):
     if got is None:
         if missing_ok:
             return None
-        raise JailprovError(f"{where} does not exist" + (f"; {hint}" if hint else ""))
+        raise MissingError(f"{where} does not exist" + (f"; {hint}" if hint else ""))
     data, st = got
     return FileState(_decode(data, where), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
 
@@ -377,11 +377,11 @@ def edit(root, rel, transform, test=False, mode=None, create=False, hint=""):
     current = read_text(root, rel, missing_ok=True)
     if current is None and not create:
         if link is not None:
-            raise JailprovError(
+            raise MissingError(
                 f"{where} is a symbolic link to {link}, which does not exist inside {root.shown}"
                 + (f"; {hint}" if hint else "")
             )
-        raise JailprovError(f"{where} does not exist" + (f"; {hint}" if hint else ""))
+        raise MissingError(f"{where} does not exist" + (f"; {hint}" if hint else ""))
     new_text, note = transform(current.text if current else None)
     old_mode = current.mode if current else None
     new_mode = mode if mode is not None else (old_mode if current else DEFAULT_MODE)

@@ -20,8 +20,9 @@ import logging
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_jail.core import hostconf, lifecycle, model, provision as provisioning, release, steps
-from salt_jail.core.errors import JailprovError, ValidationError
+from salt_jail.core.errors import JailprovError, MissingError, ValidationError
 from salt_jail.core.host import CmdResult, Host
+from salt_jail.core.result import StepResult
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,17 @@ def _prisoner_names(cfg, name):
 
 
 def _call(fn, *args, **kwargs):
-    """Run a core function, translating its errors into Salt's."""
+    """Run a core function, translating its errors into Salt's.
+
+    In test mode a :class:`MissingError` (no prisoner root, no jail.conf yet...) on a fresh host means an
+    earlier step of the same run would create what this one works on: it is reported as a predicted change.
+    """
     try:
         return fn(*args, **kwargs)
+    except MissingError as exc:
+        if kwargs.get("test"):
+            return StepResult(True, f"would run once the earlier steps have created what it needs ({exc})")
+        raise CommandExecutionError(str(exc)) from exc
     except ValidationError as exc:
         raise SaltInvocationError("\n".join(exc.errors)) from exc
     except JailprovError as exc:

@@ -7,11 +7,6 @@ import yaml
 from saltfactories.utils.functional import Loaders
 
 
-@pytest.fixture(scope="session")
-def salt_factories_config(tmp_path_factory):
-    return {"root_dir": str(tmp_path_factory.mktemp("salt-factories-functional"))}
-
-
 @pytest.fixture
 def scratch(tmp_path):
     root = tmp_path / "scratch"

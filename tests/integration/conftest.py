@@ -13,11 +13,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
-def salt_factories_config(tmp_path_factory):
-    return {"root_dir": str(tmp_path_factory.mktemp("salt-factories")), "start_timeout": 120}
-
-
-@pytest.fixture(scope="session")
 def pillar_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("pillar")
 
