@@ -1,6 +1,7 @@
 """Fixtures shared by every tier."""
 
 import copy
+import logging
 import os
 import pathlib
 
@@ -8,6 +9,10 @@ import pytest
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# Salt's log handlers flush at interpreter exit, after pytest closed its capture streams; without this
+# every daemon test run ends with pages of "--- Logging error ---" after pytest's summary line.
+logging.raiseExceptions = False
 
 
 def shared_dir():

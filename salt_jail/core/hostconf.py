@@ -142,6 +142,18 @@ def _running(host, name):
     return any(j["name"] == name for j in jailcmd.parse_jls_json(res.stdout))
 
 
+def _check_rc_jail_conf(host, cfg):
+    """rc.d/jail starts jails from rc.conf's ``jail_conf``; blocks written elsewhere would never start."""
+    root = Root.of_host(host)
+    for path in ("/etc/rc.conf.local", "/etc/rc.conf", cfg.host.rc_conf):
+        state = textedit.read_text(root, path.lstrip("/"), missing_ok=True)
+        value = rcconf.parse(state.text, path).get("jail_conf") if state else None
+        if value and posixpath.normpath(value) != cfg.jail_conf:
+            raise JailprovError(f"{path} sets jail_conf=\"{value}\", so rc.d/jail reads {value}, but "
+                                f"jailprov:jail_conf is {cfg.jail_conf}; set jailprov:jail_conf: {value} in the "
+                                "pillar (or remove jail_conf from rc.conf)")
+
+
 def jail_conf(host, cfg, name, test=False):
     """The prisoner's block in jail.conf (or jail.conf.d/NAME.conf), per ``jail_conf_layout``.
 
@@ -151,6 +163,7 @@ def jail_conf(host, cfg, name, test=False):
     prisoner = cfg.prisoners.get(name)
     if prisoner is None or prisoner.absent:
         raise JailprovError(f"jailprov:prisoners: {name!r} is not a present prisoner of the pillar")
+    _check_rc_jail_conf(host, cfg)
     edits, block_changed = _plan_jail_conf(host, cfg, prisoner, test=True)
     changed = any(e.changed for e in edits)
     diff = "".join(e.diff for e in edits if e.changed)

@@ -185,3 +185,15 @@ def test_unmanaged_reports_admin_jails(root, seed_pillar):
     host = host_for(root, running=["www", "other"])
     hostconf.jail_conf(host, cfg, "prisoner1")
     assert hostconf.unmanaged(host, cfg) == ["www", "other"]
+
+
+def test_rc_conf_jail_conf_elsewhere_is_a_clear_error(root, seed_pillar):
+    with open(root / "etc/rc.conf", "a") as fh:
+        fh.write('jail_conf="/usr/local/etc/jail.conf"\n')
+    before = (root / "etc/jail.conf").read_text()
+    with pytest.raises(JailprovError, match="jailprov:jail_conf: /usr/local/etc/jail.conf"):
+        hostconf.jail_conf(host_for(root), cfg_for(seed_pillar), "prisoner1")
+    assert (root / "etc/jail.conf").read_text() == before
+    cfg = cfg_for(seed_pillar, jail_conf="/usr/local/etc/jail.conf")
+    assert hostconf.jail_conf(host_for(root), cfg, "prisoner1").changed
+    assert "prisoner1" in (root / "usr/local/etc/jail.conf").read_text()
