@@ -731,7 +731,7 @@ def _model(name, texts):
     return (negated, not flag) if negated else (name, flag)
 
 
-def _equalopts(a, b):
+def equalopts(a, b):
     """config.c ``equalopts()``: the same parameter, with or without a ``no`` prefix."""
     def negations(x, y):
         return (x.startswith("no") and x[2:] == y) or (y.startswith("no") and x == y[2:])
@@ -881,11 +881,11 @@ def _fail(jail, message):
 
 def _add(jail, params, param):
     """config.c ``add_param()``: add a parameter, or replace/append to the one it names."""
-    existing = next((p for p in params if _equalopts(p.name, param.name)), None)
+    existing = next((p for p in params if equalopts(p.name, param.name)), None)
     if existing is None:
-        if param.variable and any(_equalopts(param.name, known) for known in _KNOWN_PARAMS):
+        if param.variable and any(equalopts(param.name, known) for known in _KNOWN_PARAMS):
             raise _fail(jail, f"variable \"${param.name}\" cannot have the same name as a parameter")
-        param.immutable = param.immutable or any(_equalopts(param.name, n) for n in _IMMUTABLE)
+        param.immutable = param.immutable or any(equalopts(param.name, n) for n in _IMMUTABLE)
         params.append(param)
         return
     if existing.variable != param.variable:
@@ -956,7 +956,7 @@ def _evaluate(jails, name):
     if not own_done:
         for st in jail.params:
             _add(jail, params, _CfParam.from_param(st))
-    if not any(_equalopts(p.name, "name") for p in params):
+    if not any(equalopts(p.name, "name") for p in params):
         params.append(_CfParam("name", [_CfString(name)], immutable=True))
 
     gen = 0

@@ -116,23 +116,6 @@ class _Failed(Exception):
 # --------------------------------------------------------------------------------------------------
 # config.c helpers
 
-def equalopts(a, b):
-    """config.c equalopts(): the same parameter, with or without a ``no`` prefix on a component."""
-    def negated(x, y):
-        return (x.startswith("no") and x[2:] == y) or (y.startswith("no") and x == y[2:])
-
-    if a == b or negated(a, b):
-        return True
-    while "." in a:
-        cut = a.index(".") + 1
-        if a[:cut] != b[:cut]:
-            return False
-        a, b = a[cut:], b[cut:]
-        if negated(a, b):
-            return True
-    return False
-
-
 def _strtol(text):
     """strtol(3) base 10: ``(value, rest)`` (value 0 and the whole text when nothing parses)."""
     match = re.match(r"\s*([+-]?\d+)", text)
@@ -187,7 +170,7 @@ class CfJail:
         self.persisting = False  # "persist" added by jail(8) for the commands (JF_PERSIST)
 
     def find(self, name):
-        return next((p for p in self.params if equalopts(p.name, name)), None)
+        return next((p for p in self.params if jailconf.equalopts(p.name, name)), None)
 
     def add(self, name, value=None):
         """config.c add_param() with PF_APPEND: a value adds to the list, no value empties it."""
@@ -229,7 +212,7 @@ class CfJail:
 
 
 def _internal(name):
-    return next((n for n in INTERNAL if equalopts(n, name)), None)
+    return next((n for n in INTERNAL if jailconf.equalopts(n, name)), None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -365,7 +348,7 @@ class Jail8:
                 bad = True
         hostname = j.string("host.hostname")
         if (not (j.flags & STOP) or j.string("interface") is not None) and j.boolean("ip_hostname") and hostname:
-            j.params = [p for p in j.params if not equalopts(p.name, "ip_hostname")]
+            j.params = [p for p in j.params if not jailconf.equalopts(p.name, "ip_hostname")]
             addresses = self._lookup_host(hostname)
             if not addresses:
                 self.warnx(j, f"host.hostname {hostname}: hostname nor servname provided, or not known")
