@@ -25,9 +25,20 @@ def write_pillar(pillar_dir, tops, pillars):
 
 
 @pytest.fixture(scope="session")
-def salt_master(salt_factories, repo_dir, pillar_dir):
+def master_files(tmp_path_factory):
+    """A second file_roots dir on the master: ``salt://releases/<arch-path>/<release>/`` for air-gapped
+    fleets (a synthetic 14.1-RELEASE, so no minion has it cached from the HTTP mirror tests)."""
+    from salt_jail.rehearsal import mirror
+
+    root = tmp_path_factory.mktemp("master-files")
+    mirror.make_release(str(root / "releases"), release="14.1-RELEASE", arch="amd64", dists=("base",))
+    return root
+
+
+@pytest.fixture(scope="session")
+def salt_master(salt_factories, repo_dir, pillar_dir, master_files):
     config = {
-        "file_roots": {"base": [str(repo_dir / "states")]},
+        "file_roots": {"base": [str(repo_dir / "states"), str(master_files)]},
         "pillar_roots": {"base": [str(pillar_dir)]},
         "open_mode": True,
     }
