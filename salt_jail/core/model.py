@@ -304,6 +304,10 @@ def _prisoner_name(errs, path, name):
         errs.add(path, f"{name!r} is not a valid jail name: use letters, digits, '_' and '-' (no '/', '.', "
                        "whitespace or leading '-'), as a path component and a jail.conf name")
         return False
+    if name == "all":
+        errs.add(path, "'all' is reserved: jailprov.start/stop all means every jail rc.d/jail starts; "
+                       "choose another name")
+        return False
     if name.isdigit():
         errs.add(path, f"{name!r} is all digits: jail(8) refuses a numeric name unless it equals the jid, and "
                        "jls -j / jexec read a number as a jid; use a name with a letter")

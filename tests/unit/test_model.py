@@ -113,6 +113,7 @@ def test_bad_pillar_names_key_and_expectation(seed_pillar, key, value, path, wor
     ("web 1", "not a valid jail name"),
     ("-web", "not a valid jail name"),
     ("123", "all digits"),
+    ("all", "reserved"),
 ])
 def test_bad_prisoner_names(seed_pillar, name, words):
     seed_pillar["jailprov"]["prisoners"][name] = copy.deepcopy(seed_pillar["jailprov"]["prisoners"]["prisoner2"])
