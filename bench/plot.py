@@ -24,7 +24,8 @@ LABELS = {
     "stock": "stock-Salt SLS",
     "floor": "Salt's floor (one test.nop)",
 }
-STYLES = {"formula": "o-", "tutorial": "s--", "stock": "^-.", "floor": "x:"}
+STYLES = {"formula": ("o-", "tab:blue"), "tutorial": ("s--", "tab:orange"), "stock": ("^-.", "tab:green"),
+          "floor": ("x:", "tab:gray")}
 
 
 def medians(times, table, case):
@@ -44,7 +45,8 @@ def plot(results, out):
         for case in cases:
             points = medians(results["times"], table, case)
             if points:
-                ax.plot([n for n, _ in points], [s for _, s in points], STYLES[case], label=LABELS[case])
+                style, color = STYLES[case]
+                ax.plot([n for n, _ in points], [s for _, s in points], style, color=color, label=LABELS[case])
         ax.set_title(title)
         ax.set_xlabel("prisoners (N)")
         ax.set_ylabel("seconds (median)")
