@@ -25,4 +25,5 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
+	-chattr -R -i -a demo-root 2>/dev/null  # the rehearsal's schg files are immutable
 	rm -rf $(VENV) demo-root
