@@ -76,20 +76,21 @@ def _set_block(path, name, params):
     return transform
 
 
-def _drop_block(path, name):
+def _doc_edit(path, method, arg):
+    """transform for textedit.edit: one :class:`jailconf.Document` edit (``remove_block``, ``ensure_include``)."""
     def transform(old):
         doc = _parse(old, path)
-        doc.remove_block(name)
+        getattr(doc, method)(arg)
         return doc.render(), ""
     return transform
+
+
+def _drop_block(path, name):
+    return _doc_edit(path, "remove_block", name)
 
 
 def _include(path, pattern):
-    def transform(old):
-        doc = _parse(old, path)
-        doc.ensure_include(pattern)
-        return doc.render(), ""
-    return transform
+    return _doc_edit(path, "ensure_include", pattern)
 
 
 def _edit(host, root, path, transform, test):

@@ -580,7 +580,7 @@ def _walk(statements):
             yield from _walk(statement.body)
 
 
-def _is_wild(name):
+def wild_jail_name(name):
     """config.c ``wild_jail_name()``: some dot-separated component is exactly ``*``."""
     return "*" in name.split(".")
 
@@ -607,7 +607,7 @@ class Document:
 
     def jails(self):
         """Names of the jails this file defines, in order; wildcard sections are left out."""
-        return [b.name for b in _walk(self.statements) if not _is_wild(b.name)]
+        return [b.name for b in _walk(self.statements) if not wild_jail_name(b.name)]
 
     def block(self, name):
         """The statements of jail block ``name``, or ``None`` when the file has no such block."""
@@ -748,7 +748,7 @@ def equalopts(a, b):
     return False
 
 
-def _wild_match(jname, wname):
+def wild_jail_match(jname, wname):
     """config.c ``wild_jail_match()``: a ``*`` component matches one component, a final one the rest."""
     while "." in jname and "." in wname:
         jhead, jname = jname.split(".", 1)
@@ -930,7 +930,7 @@ def _resolve(jail, params, param, gen):
 
 def _evaluate(jails, name):
     """config.c ``load_config()`` for the one jail ``name``."""
-    matches = [j for j in jails if j.name == name and not _is_wild(name)]
+    matches = [j for j in jails if j.name == name and not wild_jail_name(name)]
     if not matches:
         raise JailprovError(f"jail \"{name}\" is not defined in the configuration")
     if len(matches) > 1:
@@ -944,13 +944,13 @@ def _evaluate(jails, name):
     params = [_CfParam("jid" if numeric else "name", [_CfString(name)], immutable=True)]
     own_done = False
     for index, wild in enumerate(jails):
-        if not _is_wild(wild.name):
+        if not wild_jail_name(wild.name):
             continue
         if seq < index and not own_done:
             for st in jail.params:
                 _add(jail, params, _CfParam.from_param(st))
             own_done = True
-        if _wild_match(name, wild.name):
+        if wild_jail_match(name, wild.name):
             for st in wild.params:
                 _add(jail, params, _CfParam.from_param(st))
     if not own_done:
@@ -994,7 +994,7 @@ def defined_jails(doc_or_path, read=None):
     """Names of all (non-wildcard) jails defined by the file and everything it includes, in order."""
     names = []
     for jail in _collect(_load(doc_or_path, read), read):
-        if not _is_wild(jail.name) and jail.name not in names:
+        if not wild_jail_name(jail.name) and jail.name not in names:
             names.append(jail.name)
     return names
 

@@ -13,6 +13,8 @@ from salt_jail.core import lifecycle, model
 from salt_jail.core.errors import CommandError, JailprovError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 
+from .test_jailcmd import SEED_PING  # the tutorial's own ping output
+
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "lifecycle"
 
 PILLAR = {"jailprov": {
@@ -481,16 +483,6 @@ def test_umount_devfs_not_mounted(host, runner, cfg):
 # ------------------------------------------------------------------------------------------------
 # exec, ping
 # ------------------------------------------------------------------------------------------------
-SEED_PING = """\
-PING 192.168.11.30 (192.168.11.30): 56 data bytes
-64 bytes from 192.168.11.30: icmp_seq=0 ttl=64 time=0.053 ms
-64 bytes from 192.168.11.30: icmp_seq=1 ttl=64 time=0.057 ms
-64 bytes from 192.168.11.30: icmp_seq=2 ttl=64 time=0.044 ms
-
---- 192.168.11.30 ping statistics ---
-3 packets transmitted, 3 packets received, 0.0% packet loss
-round-trip min/avg/max/stddev = 0.044/0.051/0.057/0.005 ms
-"""
 
 
 @pytest.mark.parametrize("kwargs, argv", [

@@ -122,21 +122,6 @@ def _strtol(text):
     return (int(match.group(1)), text[match.end():]) if match else (0, text)
 
 
-def wild_jail_name(name):
-    """config.c wild_jail_name(): a ``*`` component makes a name a wildcard."""
-    return any(c == "*" for c in name.split("."))
-
-
-def wild_jail_match(jname, wname):
-    """config.c wild_jail_match()."""
-    while "." in jname and "." in wname:
-        jhead, jname = jname.split(".", 1)
-        whead, wname = wname.split(".", 1)
-        if jhead != whead and whead != "*":
-            return False
-    return jname == wname or wname == "*"
-
-
 def quoted(value):
     """jail.c quoted_print()."""
     qc = ('"' if not value or "'" in value else "'" if '"' in value
@@ -995,17 +980,17 @@ def _select(run, jails, target, docf, state, running):
         for j in jails:
             j.flags, j.wild = state, docf
         return list(jails)
-    if wild_jail_name(target):
+    if jailconf.wild_jail_name(target):
         if running:
             with run.ctx.scratch.kernel(write=False) as kernel:
-                found = [(k["name"], k["jid"]) for k in kernel.jails if wild_jail_match(k["name"], target)]
+                found = [(k["name"], k["jid"]) for k in kernel.jails if jailconf.wild_jail_match(k["name"], target)]
             selected = []
             for name, jid in found:
                 j = CfJail(name)
                 j.jid, j.flags, j.wild = jid, state, True
                 selected.append(j)
             return selected
-        selected = [j for j in jails if wild_jail_match(j.name, target)]
+        selected = [j for j in jails if jailconf.wild_jail_match(j.name, target)]
         for j in selected:
             j.flags, j.wild = state, True
         return selected
@@ -1123,7 +1108,7 @@ def main(ctx, argv):
             _usage(ctx)
         docf = not rflag and (cfname == "-" or run.exists(cfname))
         jails = run.load_config(cfname) if docf else []
-        run.note_remove = docf or len(args) > 1 or wild_jail_name(args[0])
+        run.note_remove = docf or len(args) > 1 or jailconf.wild_jail_name(args[0])
     elif len(args) > 1 or (len(args) == 1 and "=" in args[0]):
         if rflag:
             _usage(ctx)
