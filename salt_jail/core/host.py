@@ -72,6 +72,9 @@ class Host:
     root: str = "/"
     runner: object = dataclasses.field(default_factory=SubprocessRunner)
     bindir: str = None
+    #: Answers of read-only queries (:meth:`query`) kept for a run, or None to ask every time.  Any other
+    #: command run through this host empties it: it may have started a jail or mounted something.
+    memo: dict = None
 
     def path(self, host_path):
         """The real path of a host path (``/etc/rc.conf`` → ``<root>/etc/rc.conf``)."""
@@ -88,13 +91,33 @@ class Host:
 
     def run(self, argv, stdin=None, env=None, cwd=None, secret=False):
         """Run a FreeBSD tool by name; returns :class:`CmdResult` whatever the exit status."""
-        argv = list(argv)
-        real = [self.tool(argv[0])] + argv[1:]
-        return self.runner(real, stdin=stdin, env=env, cwd=cwd, secret=secret)
+        if self.memo:
+            self.memo.clear()
+        return self._run(argv, stdin=stdin, env=env, cwd=cwd, secret=secret)
 
     def check(self, argv, stdin=None, env=None, cwd=None, secret=False, what=None):
         """Like :meth:`run` but raises :class:`CommandError` on a non-zero exit."""
-        res = self.run(argv, stdin=stdin, env=env, cwd=cwd, secret=secret)
+        return self._checked(self.run(argv, stdin=stdin, env=env, cwd=cwd, secret=secret), argv, what)
+
+    def query(self, argv, what=None):
+        """A read-only query (``jls -v --libxo json``, ``mount -p``) checked like :meth:`check`.
+
+        With a :attr:`memo` the answer is kept and given again until another command runs through this
+        host: a highstate asks ``jls`` once, not once per prisoner.  A failed query is not kept.
+        """
+        if self.memo is None:
+            return self.check(argv, what=what)
+        key = tuple(argv)
+        if key not in self.memo:
+            self.memo[key] = self._checked(self._run(argv), argv, what)
+        return self.memo[key]
+
+    def _run(self, argv, **kwargs):
+        argv = list(argv)
+        return self.runner([self.tool(argv[0])] + argv[1:], **kwargs)
+
+    @staticmethod
+    def _checked(res, argv, what):
         if res.retcode != 0:
             raise CommandError(argv, res.retcode, res.stdout, res.stderr, what=what)
         return res

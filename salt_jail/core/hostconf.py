@@ -11,7 +11,7 @@ the unmounts from the file it is given — then the block is written and the pri
 import os
 import posixpath
 
-from . import jailcmd, jailconf, lifecycle, rcconf, textedit
+from . import jailconf, lifecycle, rcconf, textedit
 from .errors import JailprovError
 from .result import StepResult
 from .textedit import Root
@@ -138,11 +138,6 @@ def _plan_jail_conf(host, cfg, prisoner, test):
     return edits, block_edit.changed or any(e.changed for e in moves)
 
 
-def _running(host, name):
-    res = host.check(list(jailcmd.JLS_ARGV), what="listing jails")
-    return any(j["name"] == name for j in jailcmd.parse_jls_json(res.stdout))
-
-
 def _check_rc_jail_conf(host, cfg):
     """rc.d/jail starts jails from rc.conf's ``jail_conf``; blocks written elsewhere would never start."""
     root = Root.of_host(host)
@@ -171,7 +166,7 @@ def jail_conf(host, cfg, name, test=False):
     if not changed:
         return StepResult(False, f"jail.conf entry of {name} is already correct")
     files = ", ".join(dict.fromkeys(e.shown for e in edits if e.changed))
-    restart = block_changed and _running(host, name)
+    restart = block_changed and lifecycle.find_running(host, name) is not None
     if test:
         comment = f"{files} would be changed"
         if restart:
@@ -215,6 +210,5 @@ def unmanaged(host, cfg):
     defined = []
     if read(cfg.jail_conf):
         defined = jailconf.defined_jails(cfg.jail_conf, read=read)
-    res = host.check(list(jailcmd.JLS_ARGV), what="listing jails")
-    running = [j["name"] for j in jailcmd.parse_jls_json(res.stdout)]
+    running = [j["name"] for j in lifecycle.running_jails(host)]
     return [n for n in dict.fromkeys(defined + running) if n not in cfg.prisoners]

@@ -51,6 +51,7 @@ one block's lines, and the text is parsed again.
 
 import bisect
 import dataclasses
+import functools
 import glob as _glob
 import os
 import posixpath
@@ -479,7 +480,14 @@ def parse(text, filename=None):
     Raises :class:`ParseError` (file, line, column and what was expected) where jail(8) would
     report a syntax error.
     """
-    return Document(text, filename, tuple(_Parser(text, filename).statements()))
+    return Document(text, filename, _statements(text, filename))
+
+
+@functools.lru_cache(maxsize=16)
+def _statements(text, filename):
+    """The parsed statements of ``text``, memoized: they are frozen, and a highstate reads the same
+    jail.conf once per prisoner and step (without the cache a rerun is quadratic in the number of jails)."""
+    return tuple(_Parser(text, filename).statements())
 
 
 # ---------------------------------------------------------------------------------------------

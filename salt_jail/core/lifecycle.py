@@ -141,9 +141,9 @@ def _bool_param(params, key):
     return last == "true" or bool(number and int(number.group()))
 
 
-def _running(host):
+def running_jails(host):
     """The running jails, from ``jls -v --libxo json``."""
-    res = host.check(jailcmd.JLS_ARGV, what="cannot list the running jails")
+    res = host.query(jailcmd.JLS_ARGV, what="cannot list the running jails")
     return jailcmd.parse_jls_json(res.stdout)
 
 
@@ -152,8 +152,13 @@ def _find(jails, name):
     return next((j for j in jails if j["name"] == name), None)
 
 
+def find_running(host, name):
+    """The running jail named exactly ``name`` (its jls entry), or None."""
+    return _find(running_jails(host), name)
+
+
 def _mount_table(host):
-    return jailcmd.parse_mount_p(host.check(jailcmd.MOUNT_TABLE_ARGV, what="cannot read the mount table").stdout)
+    return jailcmd.parse_mount_p(host.query(jailcmd.MOUNT_TABLE_ARGV, what="cannot read the mount table").stdout)
 
 
 def _real_host_path(host, path):
@@ -230,7 +235,7 @@ def list_jails(host, cfg):
     for a running jail, from the pillar for a stopped prisoner.  Prisoners come first, in pillar order,
     then the other running jails in jls order.
     """
-    running = _running(host)
+    running = running_jails(host)
     entries = []
     for prisoner in cfg.present:
         jail = _find(running, prisoner.name)
@@ -276,7 +281,7 @@ def _start_one(host, cfg, name, running, test):
     res = host.run(argv)
     if not res.ok:
         raise CommandError(argv, res.retcode, res.stdout, res.stderr, what=f"cannot start jail {name}")
-    jail = _find(_running(host), name)
+    jail = _find(running_jails(host), name)
     if jail is None:
         raise JailprovError(f"`{' '.join(argv)}` succeeded but jls does not show jail {name} running "
                             "(does its configuration set persist or an exec.start that keeps running?)")
@@ -324,9 +329,9 @@ def _each(host, cfg, name, one, test, verb, stopping=False):
     """Run ``one`` for ``name`` or, for :data:`ALL`, for every jail rc.d/jail would handle."""
     if name != ALL:
         _check_name(name)
-        return one(host, cfg, name, _running(host), test)
+        return one(host, cfg, name, running_jails(host), test)
     names = _all_names(host, cfg, stopping=stopping)
-    running = _running(host)
+    running = running_jails(host)
     results, failures = {}, []
     for jail in names:
         try:
@@ -336,7 +341,7 @@ def _each(host, cfg, name, one, test, verb, stopping=False):
             continue
         results[jail] = result
         if result.changed and not test:
-            running = _running(host)
+            running = running_jails(host)
     done = [r.comment for r in results.values()]
     if failures:
         raise JailprovError("; ".join(failures + done))
@@ -381,7 +386,7 @@ def stop_with_config(host, cfg, name, conf_text, conf_path=None, test=False):
     /var/run, removed afterwards.  ``depend`` is left out: stopping this jail alone must not touch
     the jails it depends on.
     """
-    jail = _find(_running(host), _check_name(name))
+    jail = _find(running_jails(host), _check_name(name))
     if jail is None:
         return StepResult(False, f"jail {name} is not running")
     conf = config_file_for(host, cfg, name)
@@ -509,7 +514,7 @@ def exec_in(host, cfg, name, cmd_argv, user=None, login=True):
     Returns ``{stdout, stderr, retcode}`` whatever the command's exit status; a stopped jail is an error.
     """
     argv = jailcmd.jexec_argv(name, cmd_argv, user=user, login=login)
-    if _find(_running(host), name) is None:
+    if _find(running_jails(host), name) is None:
         raise JailprovError(f"jail {name} is not running (jls does not list it); start it first")
     res = host.run(argv)
     return {"stdout": res.stdout, "stderr": res.stderr, "retcode": res.retcode}
@@ -721,7 +726,7 @@ def destroy(host, cfg, name, test=False, force=False):
                             "remove that jail by hand")
     removals = functools.partial(_config_removals, host, cfg, name, params, holders, own_files)
     planned = removals(test=True)  # a file that cannot be edited stops destroy here, before anything changed
-    jail = _find(_running(host), name)
+    jail = _find(running_jails(host), name)
     if jail is not None and not test:
         _stop_one(host, cfg, name, [jail], test=False, conf=conf)
     if jail is not None and test:

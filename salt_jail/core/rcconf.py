@@ -43,6 +43,7 @@ never configure it.
 """
 
 import dataclasses
+import functools
 import ipaddress
 import re
 import typing
@@ -367,7 +368,7 @@ class Assignment:
     lineno: int
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class _Line:
     text: str
     key: typing.Optional[str] = None  # set for a plain assignment
@@ -399,7 +400,14 @@ def _plain_assignment(text, tokens):
     return match.group(1), match.end(), word.end, word.literal
 
 
+@functools.lru_cache(maxsize=16)
 def _parse_lines(text, filename):
+    """The lines of ``text`` as a tuple of frozen :class:`_Line` (memoized: a run reads the same rc.conf once
+    per state, and every result is immutable, so one parse serves them all)."""
+    return tuple(_scan_lines(text, filename))
+
+
+def _scan_lines(text, filename):
     lines = []
     depth = 0
     pos = 0
@@ -508,8 +516,10 @@ class RcConf:
         if current is not None:
             index = self._last_index(key)
             line = self._lines[index]
-            line.text = line.text[:line.value_start] + quote(value, current.style) + line.text[line.value_end:]
-            self._lines = _parse_lines(self.render(), self.filename)
+            edited = line.text[:line.value_start] + quote(value, current.style) + line.text[line.value_end:]
+            texts = [other.text for other in self._lines]
+            texts[index] = edited
+            self._lines = _parse_lines("".join(texts), self.filename)
             return True
         text = self.render()
         if text and not text.endswith("\n"):

@@ -58,14 +58,22 @@ def _runner(argv, stdin=None, env=None, cwd=None, secret=False):
     return CmdResult(ret.get("retcode", 1), ret.get("stdout", ""), ret.get("stderr", ""))
 
 
+def _memo():
+    """The answers of read-only queries (``jls``, ``mount -p``) kept for the state run calling this function,
+    or None: the state module (``_run_step``) hands one over only while nothing but jailprov states has run
+    since it was filled, so a ``cmd.run`` that starts a jail between two jailprov states is never missed.
+    Direct calls (``salt '*' jailprov.list``) always ask the host."""
+    return __context__.get("jailprov.memo.answers") if __context__.get("jailprov.memo.armed") else None
+
+
 def _host():
     settings = __opts__.get("jailprov") or {}
     if settings.get("rehearsal"):
         from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
 
         root = settings["root"]
-        return Host(root=root, runner=_runner, bindir=rehearsal.setup(root))
-    return Host(root="/", runner=_runner)
+        return Host(root=root, runner=_runner, bindir=rehearsal.setup(root), memo=_memo())
+    return Host(root="/", runner=_runner, memo=_memo())
 
 
 def _config(pillar=None):

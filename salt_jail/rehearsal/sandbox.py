@@ -175,9 +175,18 @@ def user_entry(scratch, view, name=None, uid=0):
     return next((u for u in users if (u.name == name if name is not None else u.uid == uid)), None)
 
 
+def start_confined(argv, *, root, env=None, cwd=None, stdin=None, stdout=None, stderr=None):
+    """Start a host program allowed to write only below ``root`` (and ``/dev``); returns its Popen.
+
+    The confinement runs between fork and exec (``preexec_fn``): start no thread before calling this.
+    """
+    enter = functools.partial(_enter, None, [root, "/dev"])
+    return subprocess.Popen(argv, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr,
+                            preexec_fn=enter)
+
+
 def run_confined(argv, *, root, env=None, cwd=None, stdin=None, stdout=None, stderr=None):
     """Run a host program allowed to write only below ``root`` (and ``/dev``); returns the exit status."""
-    enter = functools.partial(_enter, None, [root, "/dev"])
-    return subprocess.run(argv, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr,
-                          preexec_fn=enter, check=False).returncode
+    with start_confined(argv, root=root, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr) as proc:
+        return proc.wait()
 

@@ -12,6 +12,8 @@ code in test mode and in a real run — so a dry run predicts exactly what a run
         - name: prisoner1
 """
 
+import contextlib
+
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "jailprov"
@@ -27,12 +29,42 @@ def _ret(name):
     return {"name": name, "result": True, "changes": {}, "comment": ""}
 
 
+_OURS = __virtualname__ + "_|-"
+
+
+@contextlib.contextmanager
+def _query_memo():
+    """Let the execution module keep the answers of read-only queries (``jls``, ``mount -p``) across the
+    states of this run — a highstate of N prisoners asks once instead of N times — while only jailprov states
+    run: a new run, or any other state completed since the answers were kept (a ``cmd.run`` may have started a
+    jail), starts afresh.  The execution module empties the answers itself whenever it runs a command."""
+    running = globals().get("__running__")
+    run = globals().get("__instance_id__")
+    if running is None or run is None:      # not called by a state run
+        yield
+        return
+    done = list(running)
+    memo = __context__.get("jailprov.memo")
+    if (memo is None or memo["run"] != run or len(done) < memo["done"]
+            or any(not tag.startswith(_OURS) for tag in done[memo["done"]:])):
+        memo = {"run": run, "done": 0}
+        __context__["jailprov.memo.answers"] = {}
+    memo["done"] = len(done)
+    __context__["jailprov.memo"] = memo
+    __context__["jailprov.memo.armed"] = True
+    try:
+        yield
+    finally:
+        __context__["jailprov.memo.armed"] = False
+
+
 def _run_step(name, func, *args, **kwargs):
     """Call ``jailprov.<func>`` and turn its ``{changed, comment, diff, ...}`` into a state return."""
     ret = _ret(name)
     test = bool(__opts__.get("test"))
     try:
-        out = __salt__[f"jailprov.{func}"](*args, test=test, **kwargs)
+        with _query_memo():
+            out = __salt__[f"jailprov.{func}"](*args, test=test, **kwargs)
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret["result"] = False
         ret["comment"] = str(exc)
@@ -298,7 +330,8 @@ def unmanaged_reported(name="host"):
     """
     ret = _ret(name)
     try:
-        names = __salt__["jailprov.unmanaged"]()
+        with _query_memo():
+            names = __salt__["jailprov.unmanaged"]()
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))
         return ret

@@ -133,6 +133,11 @@ def test_fleet_build_list_ping_remove(salt_master, salt_cli, salt_minion, second
     for minion in (salt_minion.id, second_minion.id):
         assert changed(apply(salt_cli, minion).data) == []
         assert changed(apply(salt_cli, minion, "test=True").data) == []
+    # a silent rerun of two prisoners asks jls and the mount table once, not once per prisoner
+    before = len(rehearsal.commands(str(second_root)))
+    assert changed(apply(salt_cli, second_minion.id).data) == []
+    tools = [argv[0] for argv in rehearsal.commands(str(second_root))[before:]]
+    assert tools.count("jls") == 1 and tools.count("mount") == 1, tools
 
     # Remove prisoner3 by pillar: destroyed with its host configuration; then silent.
     pillars["jailer2"]["jailprov"]["prisoners"]["prisoner3"]["absent"] = True

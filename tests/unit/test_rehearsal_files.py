@@ -168,6 +168,23 @@ def test_tar_maps_paths_and_restores_file_flags(root):
     assert rehearsal.commands(root) == [["tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", "/home/jail/p1"]]
 
 
+def test_tar_reads_an_archives_flags_once_and_a_rewritten_archive_again(root):
+    make(root, "/var/cache/jailprov", "/home/jail/p1", "/home/jail/p2", "/home/jail/p3")
+    archive = os.path.join(root, "var/cache/jailprov/base.tar")
+    _archive(archive, [("./bin/sh", b"sh", {"SCHILY.fflags": "schg"}), ("./etc/motd", b"hello\n", {})])
+    for name in ("p1", "p2"):
+        result = run(root, "tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", f"/home/jail/{name}")
+        assert (result.returncode, result.stderr) == (0, "")
+    cached = os.listdir(os.path.join(root, ".rehearsal", "fflags-cache"))
+    assert len(cached) == 1                      # one read of the archive's records for both prisoners
+    assert rehearsal.kernel(root).file_flags == {"/home/jail/p1/bin/sh": ["schg"], "/home/jail/p2/bin/sh": ["schg"]}
+    os.unlink(archive)                           # a new archive at the same path: its own records are read
+    _archive(archive, [("./bin/sh", b"sh", {}), ("./etc/motd", b"hello\n", {"SCHILY.fflags": "uappnd"})])
+    assert run(root, "tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", "/home/jail/p3").returncode == 0
+    flags = rehearsal.kernel(root).file_flags
+    assert "/home/jail/p3/bin/sh" not in flags and flags["/home/jail/p3/etc/motd"] == ["uappnd"]
+
+
 def test_tar_cannot_write_outside_the_scratch_root(root, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()

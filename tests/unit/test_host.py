@@ -1,0 +1,85 @@
+"""Host: host paths, one runner, and the memo of read-only queries."""
+
+import pytest
+
+from salt_jail.core import jailconf, rcconf
+from salt_jail.core.errors import CommandError
+from salt_jail.core.host import CmdResult, Host
+
+
+class Runner:
+    def __init__(self, answers=None):
+        self.calls = []
+        self.answers = answers or {}
+
+    def __call__(self, argv, **kwargs):
+        self.calls.append([argv[0].rsplit("/", 1)[-1]] + argv[1:])
+        return self.answers.get(argv[0].rsplit("/", 1)[-1], CmdResult(0, f"answer {len(self.calls)}"))
+
+
+def test_query_without_memo_asks_every_time():
+    runner = Runner()
+    host = Host(root="/", runner=runner)
+    assert host.query(["jls"]).stdout == "answer 1"
+    assert host.query(["jls"]).stdout == "answer 2"
+    assert runner.calls == [["jls"], ["jls"]]
+
+
+def test_query_with_memo_asks_once_until_another_command_runs():
+    runner = Runner()
+    host = Host(root="/", runner=runner, memo={})
+    assert host.query(["jls", "-v"]).stdout == "answer 1"
+    assert host.query(["jls", "-v"]).stdout == "answer 1"
+    assert host.query(["mount", "-p"]).stdout == "answer 2"
+    host.run(["jail", "-c", "p1"])                        # may have changed what jls says
+    assert host.query(["jls", "-v"]).stdout == "answer 4"
+    host.check(["mount", "-t", "devfs", "devfs", "/x"])   # check() goes through run(): drops it too
+    assert host.query(["mount", "-p"]).stdout == "answer 6"
+    assert [c[0] for c in runner.calls] == ["jls", "mount", "jail", "jls", "mount", "mount"]
+
+
+def test_failed_query_is_not_kept():
+    runner = Runner({"jls": CmdResult(1, "", "jls: boom")})
+    host = Host(root="/", runner=runner, memo={})
+    for _ in range(2):
+        with pytest.raises(CommandError, match="boom"):
+            host.query(["jls"], what="listing")
+    assert len(runner.calls) == 2 and host.memo == {}
+
+
+def test_a_memo_shared_by_hosts_is_dropped_by_any_of_them():
+    memo = {}
+    runner = Runner()
+    first, second = Host(runner=runner, memo=memo), Host(runner=runner, memo=memo)
+    first.query(["jls"])
+    second.query(["jls"])
+    assert len(runner.calls) == 1
+    second.run(["jail", "-r", "p1"])
+    first.query(["jls"])
+    assert [c[0] for c in runner.calls] == ["jls", "jail", "jls"]
+
+
+def test_jailconf_parse_results_are_shared_but_editing_one_leaves_the_other():
+    text = "a { path = /a; }\n"
+    one, two = jailconf.parse(text, "/etc/jail.conf"), jailconf.parse(text, "/etc/jail.conf")
+    assert one.statements is two.statements            # parsed once
+    one.set_block("b", [("path", "/b")])
+    assert two.render() == text and two.jails() == ["a"]
+    assert one.jails() == ["a", "b"]
+    assert jailconf.parse(text, "/etc/jail.conf").jails() == ["a"]
+
+
+def test_rcconf_parse_results_are_shared_but_editing_one_leaves_the_other():
+    text = 'hostname="h"\njail_enable="NO"\n'
+    one, two = rcconf.parse(text, "/etc/rc.conf"), rcconf.parse(text, "/etc/rc.conf")
+    assert one.set("jail_enable", "YES") and one.set("jail_list", "p1")
+    assert one.render() == 'hostname="h"\njail_enable="YES"\njail_list="p1"\n'
+    assert two.render() == text and two.get("jail_enable") == "NO"
+    assert rcconf.parse(text, "/etc/rc.conf").get("jail_enable") == "NO"
+    assert two.delete("hostname") and rcconf.parse(text, "/etc/rc.conf").get("hostname") == "h"
+
+
+def test_parse_errors_are_raised_every_time():
+    for _ in range(2):
+        with pytest.raises(Exception, match="expected"):
+            jailconf.parse("a { path = ; }\n", "/etc/jail.conf")
