@@ -91,6 +91,9 @@ def test_fleet_build_list_ping_remove(salt_master, salt_cli, salt_minion, second
         builds[minion] = states = apply(salt_cli, minion).data
         assert not failed(states), failed(states)
 
+    # a minion daemon has the event bus the progress events go to, where jailprov looks for it
+    assert list(pathlib.Path(salt_minion.config["sock_dir"]).glob("minion_event_*_pull.ipc"))
+
     for root, names in ((scratch_root, ["prisoner1"]), (second_root, ["prisoner2", "prisoner3"])):
         jail_conf = (root / "etc/jail.conf").read_text()
         rc_conf = (root / "etc/rc.conf").read_text()

@@ -73,7 +73,7 @@ OK = [(".", "dir", None), ("./bin", "dir", None), ("./bin/test", "file", None), 
       ("./usr/lib/libc.so", "symlink", "../../lib/libc.so.7")]
 
 
-@pytest.mark.parametrize("extra, words", [
+MEMBER_CASES = [
     ([], None),
     ([("./lib", "symlink", "/lib"), ("./lib", "dir", None), ("./lib/x", "file", None)], None),   # link replaced
     ([("/etc/passwd", "file", None)], "member '/etc/passwd' has an absolute path"),
@@ -86,7 +86,10 @@ OK = [(".", "dir", None), ("./bin", "dir", None), ("./bin/test", "file", None), 
     ([("./etc", "symlink", "/etc"), ("./etc/rc.conf", "file", None)],
      "member './etc/rc.conf' would be written through the symbolic link 'etc'"),
     ([("./usr", "symlink", "../.."), ("./usr/bin/x", "file", None)], "through the symbolic link 'usr'"),
-])
+]
+
+
+@pytest.mark.parametrize("extra, words", MEMBER_CASES)
 def test_scan_tar_rejects_members_that_leave_the_root(tmp_path, extra, words):
     count, problem = release.scan_tar(_tar(tmp_path, OK + extra))
     if words is None:
@@ -101,6 +104,41 @@ def test_scan_tar_reports_a_corrupt_archive(tmp_path):
     path.write_bytes(data[:512] + b"garbage!" * 64 + data[1024:])
     _, problem = release.scan_tar(path)
     assert problem.startswith("not a valid tar archive after member 1")
+
+
+def _write_in_pieces(data, part, piece):
+    """What _build_tar does: write ``data`` to ``part`` in pieces while _ScanWhileWriting reads it."""
+    with open(part, "wb") as dst:
+        scan = release._ScanWhileWriting(str(part))
+        for i in range(0, len(data), piece):
+            dst.write(data[i:i + piece])
+            dst.flush()
+            scan.grew(len(data[i:i + piece]))
+    return scan.result()
+
+
+@pytest.mark.parametrize("extra, words", MEMBER_CASES)
+@pytest.mark.parametrize("piece", [700, 1 << 20])      # headers split across writes; all at once
+def test_scan_while_writing_agrees_with_scan_tar(tmp_path, extra, words, piece):
+    src = _tar(tmp_path, OK + extra)
+    assert _write_in_pieces(src.read_bytes(), tmp_path / "growing.tar", piece) == release.scan_tar(src)
+
+
+def test_scan_while_writing_a_corrupt_or_cut_archive(tmp_path):
+    src = _tar(tmp_path, OK)
+    data = src.read_bytes()
+    corrupt = data[:512] + b"garbage!" * 64 + data[1024:]
+    _, problem = _write_in_pieces(corrupt, tmp_path / "corrupt.tar", 300)
+    assert problem.startswith("not a valid tar archive after member 1")
+    # the writer gives up half way (a decompression error): the scan ends, nothing hangs
+    part = tmp_path / "cut.tar"
+    with open(part, "wb") as dst:
+        scan = release._ScanWhileWriting(str(part))
+        dst.write(data[:1500])
+        dst.flush()
+        scan.grew(1500)
+    scan.stop()
+    assert not scan._thread.is_alive()
 
 
 @pytest.mark.parametrize("total, step, expected", [

@@ -1,0 +1,55 @@
+"""Progress events of the execution module: fired on a minion's event bus, never waited for without one."""
+
+import pytest
+
+from salt_jail.modules import jailprov
+
+
+@pytest.fixture
+def module(monkeypatch, tmp_path):
+    fired = []
+    answers = {"value": True}
+
+    def fire(data, tag):
+        fired.append((tag, data))
+        return answers["value"]
+
+    monkeypatch.setattr(jailprov, "__opts__", {"sock_dir": str(tmp_path)}, raising=False)
+    monkeypatch.setattr(jailprov, "__context__", {}, raising=False)
+    monkeypatch.setattr(jailprov, "__salt__", {"event.fire": fire}, raising=False)
+    return tmp_path, fired, answers
+
+
+EVENT = {"what": "release/decompress", "done": 1, "total": 2}
+
+
+def test_no_bus_no_event(module):
+    _sock_dir, fired, _answers = module
+    for _ in range(3):
+        jailprov._fire_progress(EVENT)
+    assert fired == []
+
+
+def test_bus_present_events_fired(module):
+    sock_dir, fired, _answers = module
+    (sock_dir / "minion_event_0123456789_pull.ipc").touch()
+    jailprov._fire_progress(EVENT)
+    jailprov._fire_progress(EVENT)
+    assert [tag for tag, _ in fired] == ["jailprov/release/decompress"] * 2
+    assert fired[0][1] == EVENT
+
+
+def test_a_bus_that_does_not_answer_is_asked_once(module):
+    sock_dir, fired, answers = module
+    (sock_dir / "minion_event_0123456789_pull.ipc").touch()
+    answers["value"] = False
+    for _ in range(3):
+        jailprov._fire_progress(EVENT)
+    assert len(fired) == 1
+
+
+def test_tcp_ipc_mode_tries_the_bus(module, monkeypatch):
+    _sock_dir, fired, _answers = module
+    monkeypatch.setattr(jailprov, "__opts__", {"ipc_mode": "tcp", "sock_dir": "/nonexistent"}, raising=False)
+    jailprov._fire_progress(EVENT)
+    assert len(fired) == 1
