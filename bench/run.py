@@ -244,7 +244,11 @@ def apply_sls(config, sls, test=False, pillar=None):
     failed = [f"{ret.get('__id__')}: {(ret.get('comment') or '').strip().splitlines()[:1]}"
               for ret in data.values() if ret.get("result") is False]
     changed = sum(1 for ret in data.values() if ret.get("changes") or ret.get("result") is None)
-    return {"rc": rc, "states": len(data), "changed": changed, "failed": failed}
+    seconds = {}   # state function -> seconds spent in its states (Salt's "duration", in ms)
+    for key, ret in data.items():
+        fun = ".".join(key.split("_|-")[::3][:2]) if "_|-" in key else key
+        seconds[fun] = seconds.get(fun, 0.0) + float(ret.get("duration") or 0) / 1000
+    return {"rc": rc, "states": len(data), "changed": changed, "failed": failed, "seconds": seconds}
 
 
 def call(config, *args):
@@ -271,7 +275,12 @@ class Recorder:
         self.times = {}
         self.cpu = {}
         self.rss = {}
+        self.phases = {}   # N -> [{state function: seconds, "total": wall seconds}] of the formula's first builds
         self.problems = []
+
+    def add_phases(self, n, seconds, total):
+        if seconds:
+            self.phases.setdefault(n, []).append(dict(seconds, total=total))
 
     def add(self, table, case, n, measure, salt_call=True):
         """Record ``measure``; its peak RSS counts for the salt-call table only when ``salt_call``."""
@@ -302,7 +311,8 @@ class Recorder:
         return min(values) if values else None
 
     def to_json(self):
-        return {"times": self.times, "cpu": self.cpu, "rss": self.rss, "problems": self.problems}
+        return {"times": self.times, "cpu": self.cpu, "rss": self.rss, "phases": self.phases,
+                "problems": self.problems}
 
     @classmethod
     def from_json(cls, data):
@@ -313,6 +323,7 @@ class Recorder:
                                         for case, by_n in cases.items()}
                                 for table, cases in data.get(attr, {}).items()})
         rec.rss = {case: {int(n): values for n, values in by_n.items()} for case, by_n in data.get("rss", {}).items()}
+        rec.phases = {int(n): runs for n, runs in data.get("phases", {}).items()}
         rec.problems = list(data.get("problems", []))
         return rec
 
@@ -391,6 +402,8 @@ def first_builds(n, reps, workdir, size, rec, compare):
                 m = in_child(apply_sls, site.config, "jail" if approach == "formula" else "stock_salt")
             rec.check(f"first build N={n} {approach}", m.result)
             rec.add("first build", approach, n, m, salt_call=approach != "tutorial")
+            if approach == "formula":
+                rec.add_phases(n, m.result.get("seconds"), m.seconds)
             print(f"   first build  N={n:<3} {approach:<20} {m.seconds:8.2f} s  cpu {m.cpu_s:7.2f} s  "
                   f"{m.rss_mb:5.0f} MB", flush=True)
             if approach == "tutorial" and not (compare and rep == 0):
@@ -563,6 +576,20 @@ def report(rec, ns):
                    "formula/tutorial would be "
                    + ", ".join(f"{(f - n * extra) / t:.2f} at N={n}" for n in ns
                                if (f := med("first build", "formula", n)) and (t := med("first build", "tutorial", n))))
+
+    for n in ns:
+        runs = rec.phases.get(n)
+        if not runs:
+            continue
+        def part(*funs, runs=runs):
+            return statistics.median(sum(r.get(f, 0.0) for f in funs) for r in runs)
+        release, base = part("jailprov.release_fetched"), part("jailprov.base_installed")
+        states = statistics.median(sum(v for k, v in r.items() if k != "total") for r in runs)
+        total = statistics.median(r["total"] for r in runs)
+        spread = ", ".join(f"{r['total']:.0f}" for r in runs)
+        out.append(f"     formula N={n}, where the time goes (s, medians of Salt's state durations): release "
+                   f"{release:.1f}, base installs {base:.1f} ({base / n:.2f} per prisoner), other states "
+                   f"{states - release - base:.1f}, outside the states {total - states:.1f}; runs: {spread} s")
 
     for table in ("rerun", "test=True"):
         out.append("")
