@@ -68,13 +68,24 @@ def _memo():
     return __context__.get("jailprov.memo.answers") if __context__.get("jailprov.memo.armed") else None
 
 
+def _rehearsal_bindir(root):
+    """The rehearsal stand-ins' directory for scratch root ``root``, set up once per run (``__context__``):
+    :func:`salt_jail.rehearsal.setup` checks every wrapper and host file, ~1 ms a state call otherwise."""
+    cached = __context__.get("jailprov.rehearsal")
+    if cached and cached[0] == root and os.path.exists(os.path.join(cached[1], "jls")):
+        return cached[1]
+    from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
+
+    bindir = rehearsal.setup(root)
+    __context__["jailprov.rehearsal"] = (root, bindir)
+    return bindir
+
+
 def _host():
     settings = __opts__.get("jailprov") or {}
     if settings.get("rehearsal"):
-        from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
-
         root = settings["root"]
-        return Host(root=root, runner=_runner, bindir=rehearsal.setup(root), memo=_memo())
+        return Host(root=root, runner=_runner, bindir=_rehearsal_bindir(root), memo=_memo())
     return Host(root="/", runner=_runner, memo=_memo())
 
 

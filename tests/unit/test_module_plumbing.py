@@ -1,4 +1,4 @@
-"""Progress events of the execution module: fired on a minion's event bus, never waited for without one."""
+"""Execution-module plumbing: progress events only where a minion event bus exists; the rehearsal set up once per run."""
 
 import pytest
 
@@ -53,3 +53,18 @@ def test_tcp_ipc_mode_tries_the_bus(module, monkeypatch):
     monkeypatch.setattr(jailprov, "__opts__", {"ipc_mode": "tcp", "sock_dir": "/nonexistent"}, raising=False)
     jailprov._fire_progress(EVENT)
     assert len(fired) == 1
+
+
+def test_rehearsal_setup_once_per_run_and_again_when_the_root_was_wiped(module, monkeypatch, tmp_path):
+    from salt_jail import rehearsal
+
+    calls = []
+    real_setup = rehearsal.setup
+    monkeypatch.setattr(rehearsal, "setup", lambda root: calls.append(root) or real_setup(root))
+    root = str(tmp_path / "scratch")
+    first = jailprov._rehearsal_bindir(root)
+    assert jailprov._rehearsal_bindir(root) == first and calls == [root]
+    import shutil
+    shutil.rmtree(root)                                   # wiped between two calls: set up again
+    assert jailprov._rehearsal_bindir(root) == first and calls == [root, root]
+    assert (tmp_path / "scratch" / ".rehearsal" / "bin" / "jls").exists()
