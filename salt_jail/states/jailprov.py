@@ -45,8 +45,10 @@ def _query_memo():
         return
     done = list(running)
     memo = __context__.get("jailprov.memo")
-    if (memo is None or memo["run"] != run or len(done) < memo["done"]
+    if (memo is None or not done or memo["run"] != run or len(done) < memo["done"]
             or any(not tag.startswith(_OURS) for tag in done[memo["done"]:])):
+        # the first state of a run (nothing done yet) always starts afresh: a minion without multiprocessing
+        # keeps __context__ from run to run, and a new run's __instance_id__ may reuse the old one's id()
         memo = {"run": run, "done": 0}
         __context__["jailprov.memo.answers"] = {}
     memo["done"] = len(done)
