@@ -9,18 +9,14 @@ import pytest
 
 from salt_jail import rehearsal
 
+from .standins import run
+
 
 @pytest.fixture
-def root(tmp_path):
-    path = str(tmp_path / "host")
-    rehearsal.setup(path)
-    yield path
-    rehearsal.clear_file_flags(path)  # even when the test failed: immutable files block tmp_path removal
+def root(rehearsal_root):
+    return rehearsal_root
 
 
-def run(root, tool, *args, input=None, cwd="/"):
-    return subprocess.run([os.path.join(root, ".rehearsal", "bin", tool), *args], input=input, cwd=cwd,
-                          capture_output=True, text=True, env={}, check=False)
 
 
 def make(root, *dirs):
@@ -183,6 +179,20 @@ def test_tar_reads_an_archives_flags_once_and_a_rewritten_archive_again(root):
     assert run(root, "tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", "/home/jail/p3").returncode == 0
     flags = rehearsal.kernel(root).file_flags
     assert "/home/jail/p3/bin/sh" not in flags and flags["/home/jail/p3/etc/motd"] == ["uappnd"]
+
+
+@pytest.mark.parametrize("junk", ["{not json", "{}", '[["ab", 1]]', '[[["bin", "sh"], "schg"]]'])
+def test_tar_reads_the_archive_again_when_its_flag_cache_is_damaged(root, junk):
+    make(root, "/var/cache/jailprov", "/home/jail/p1", "/home/jail/p2")
+    _archive(os.path.join(root, "var/cache/jailprov/base.tar"), [("./bin/sh", b"sh", {"SCHILY.fflags": "schg"})])
+    assert run(root, "tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", "/home/jail/p1").returncode == 0
+    cache_dir = os.path.join(root, ".rehearsal", "fflags-cache")
+    (cached,) = os.listdir(cache_dir)
+    with open(os.path.join(cache_dir, cached), "w", encoding="utf-8") as fh:
+        fh.write(junk)
+    result = run(root, "tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", "/home/jail/p2")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert rehearsal.kernel(root).file_flags == {"/home/jail/p1/bin/sh": ["schg"], "/home/jail/p2/bin/sh": ["schg"]}
 
 
 def test_tar_cannot_write_outside_the_scratch_root(root, tmp_path):

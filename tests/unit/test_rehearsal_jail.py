@@ -4,11 +4,12 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
 
 import pytest
 
 from salt_jail import rehearsal
+
+from .standins import run
 
 # Commands "inside" a jail run in new UTS and network namespaces (salt_jail.rehearsal.sandbox): root only.
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="jailed commands need root (namespaces)")
@@ -22,9 +23,8 @@ SCRIPTS = {
 
 
 @pytest.fixture
-def root(tmp_path):
-    path = str(tmp_path / "host")
-    rehearsal.setup(path)
+def root(rehearsal_root):
+    path = rehearsal_root
     shutil.copy(FIXTURES / "jail.conf", os.path.join(path, "etc/jail.conf"))
     for name in ("prisoner1", "web", "bad"):
         top = os.path.join(path, "home/jail", name)
@@ -37,13 +37,9 @@ def root(tmp_path):
         for script, text in SCRIPTS.items():
             with open(os.path.join(top, script), "w", encoding="utf-8") as fh:
                 fh.write(text)
-    yield path
-    rehearsal.clear_file_flags(path)
+    return path
 
 
-def run(root, tool, *args):
-    return subprocess.run([os.path.join(root, ".rehearsal", "bin", tool), *args], capture_output=True,
-                          text=True, env={}, check=False)
 
 
 def jail(root, *args):

@@ -1,27 +1,22 @@
 """ifconfig(8) and ping(8) stand-ins: the simulated network of the rehearsal host."""
 
-import os
 import re
-import subprocess
 import time
 
 import pytest
 
 from salt_jail import rehearsal
+
 from tests.conftest import shared_dir
+
+from .standins import run
 
 
 @pytest.fixture
-def root(tmp_path):
-    path = str(tmp_path / "host")
-    rehearsal.setup(path)
-    yield path
-    rehearsal.clear_file_flags(path)
+def root(rehearsal_root):
+    return rehearsal_root
 
 
-def run(root, tool, *args):
-    return subprocess.run([os.path.join(root, ".rehearsal", "bin", tool), *args], capture_output=True,
-                          text=True, env={}, check=False)
 
 
 # -- ifconfig ----------------------------------------------------------------------------------------

@@ -3,26 +3,20 @@
 import concurrent.futures
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
 from salt_jail import rehearsal
 
+from .standins import run
+
 
 @pytest.fixture
-def root(tmp_path):
-    path = str(tmp_path / "host")
-    rehearsal.setup(path)
-    yield path
-    rehearsal.clear_file_flags(path)
+def root(rehearsal_root):
+    return rehearsal_root
 
 
-def run(root, tool, *args, input=None):
-    """Run a stand-in the way the product does, with an empty environment."""
-    return subprocess.run([os.path.join(root, ".rehearsal", "bin", tool), *args], input=input,
-                          capture_output=True, text=True, env={}, check=False)
 
 
 def test_setup_creates_every_wrapper_with_absolute_interpreter(root):

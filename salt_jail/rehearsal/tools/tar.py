@@ -145,10 +145,13 @@ class _FlagScan:
                                   hashlib.sha256(key.encode()).hexdigest() + ".json")
         try:
             with open(self.cache, encoding="utf-8") as fh:
-                self.result = [(parts, flags) for parts, flags in json.load(fh)]
-            return
+                cached = json.load(fh)
+            if isinstance(cached, list) and all(isinstance(e, list) and len(e) == 2 and isinstance(e[0], list)
+                                                and isinstance(e[1], int) for e in cached):
+                self.result = [(parts, flags) for parts, flags in cached]
+                return
         except (OSError, ValueError):
-            pass
+            pass                      # no cache yet, or one that cannot be read: read the archive again
         self.thread = threading.Thread(target=self._scan, args=(args.archive, args.strip), daemon=True)
         self.thread.start()
 
