@@ -12,9 +12,8 @@
 #              then one per jail:   NAME JID IPV4 FQDN UID_LO UID_HI GID_LO GID_HI TIMEZONE ROOT_HASH
 #              ('-' for no root password hash)
 #
-# tar is the host's own, on ROOT-prefixed paths like cp and sed.  In a rehearsal that is GNU tar, which
-# cannot restore BSD file flags (the rehearsal tar stand-in does that with a second pass over the archive:
-# a cost bsdtar on FreeBSD does not have, so the baseline does without it).
+# tar is the host's own bsdtar (FreeBSD's tar; Debian's libarchive-tools in a rehearsal, where the formula's
+# tar stand-in runs the same bsdtar), on ROOT-prefixed paths like cp and sed; plain tar where bsdtar is absent.
 #
 # What a careful admin types, once per prisoner, with no checks: fetch base.txz once, then per prisoner
 # mkdir, tar -xpf (one decompression each), cp resolv.conf, comment out the console rule and adjkerntz
@@ -27,6 +26,7 @@ ROOT=$1
 BIN=$2
 RELEASE_URL=$3
 SPEC=$4
+TAR=$(command -v bsdtar || echo tar)
 
 pw_conf() {
     cat <<EOF
@@ -70,7 +70,7 @@ tail -n +2 "$SPEC" | while read -r name jid ip fqdn uid_lo uid_hi gid_lo gid_hi 
     jail=/home/jail/$name
     etc=$ROOT$jail/etc
     mkdir -p "$ROOT$jail"
-    tar -xpf "$ROOT/tmp/base.txz" -C "$ROOT$jail"
+    "$TAR" -xpf "$ROOT/tmp/base.txz" -C "$ROOT$jail"
     cp "$ROOT/etc/resolv.conf" "$etc/resolv.conf"
     sed_in_place 's/^\*\.err;kern\.warning;auth\.notice;mail\.crit[[:blank:]]/#&/' "$etc/syslog.conf"
     sed_in_place 's/^[^#].*[[:blank:]]adjkerntz -a$/#&/' "$etc/crontab"

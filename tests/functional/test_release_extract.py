@@ -1,8 +1,8 @@
 """Base system step end to end: a real HTTP mirror on 127.0.0.1, real xz archives, the real system tar.
 
 FreeBSD-only tools are stand-ins (tests/fixtures/release/support.py): ``chflags -R 0`` clears Linux
-immutable bits, which stand for ``schg`` here (set with ``chattr +i`` after extraction: GNU tar cannot
-restore BSD file flags, it skips the archive's ``SCHILY.fflags`` records).
+immutable bits, which stand for ``schg`` here (set with ``chattr +i`` after extraction, as bsdtar restores
+``SCHILY.fflags=schg``: the system tar here may be GNU tar, which skips those records).
 """
 
 import dataclasses

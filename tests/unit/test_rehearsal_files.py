@@ -2,12 +2,14 @@
 
 import io
 import os
+import shutil
 import subprocess
 import tarfile
 
 import pytest
 
 from salt_jail import rehearsal
+from salt_jail.rehearsal import fileflags
 
 from .standins import run
 
@@ -150,7 +152,19 @@ def _archive(path, members):
             tar.addfile(info, io.BytesIO(data))
 
 
-def test_tar_maps_paths_and_restores_file_flags(root):
+needs_bsdtar = pytest.mark.skipif(shutil.which("bsdtar") is None,
+                                  reason="bsdtar (Debian: libarchive-tools) is not installed")
+
+
+def _immutable(path):
+    return bool((fileflags.inode_attributes(path) or 0) & 0x10)  # FS_IMMUTABLE_FL, lsattr's "i"
+
+
+# FreeBSD's tar is bsdtar (usr.bin/tar is libarchive's tar); run by root it restores the SCHILY.fflags
+# records (archive_write_disk_posix.c, set_fflags), which Debian's bsdtar does on Linux as the inode's
+# immutable attribute.  The stand-in runs that bsdtar: no flag pass of its own, no cache.
+@needs_bsdtar
+def test_tar_is_bsdtar_and_restores_schg_on_the_inode(root):
     make(root, "/var/cache/jailprov", "/home/jail/p1")
     _archive(os.path.join(root, "var/cache/jailprov/base.tar"), [
         ("./bin/sh", b"sh", {"SCHILY.fflags": "schg"}), ("./etc/motd", b"hello\n", {})])
@@ -158,41 +172,62 @@ def test_tar_maps_paths_and_restores_file_flags(root):
     assert (result.returncode, result.stderr) == (0, "")
     with open(os.path.join(root, "home/jail/p1/etc/motd"), encoding="utf-8") as fh:
         assert fh.read() == "hello\n"
-    assert rehearsal.kernel(root).file_flags == {"/home/jail/p1/bin/sh": ["schg"]}
+    assert _immutable(os.path.join(root, "home/jail/p1/bin/sh"))
+    assert not _immutable(os.path.join(root, "home/jail/p1/etc/motd"))
     with pytest.raises(PermissionError):
         os.unlink(os.path.join(root, "home/jail/p1/bin/sh"))
+    assert not os.path.exists(os.path.join(root, ".rehearsal", "fflags-cache"))
     assert rehearsal.commands(root) == [["tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", "/home/jail/p1"]]
 
 
-def test_tar_reads_an_archives_flags_once_and_a_rewritten_archive_again(root):
-    make(root, "/var/cache/jailprov", "/home/jail/p1", "/home/jail/p2", "/home/jail/p3")
-    archive = os.path.join(root, "var/cache/jailprov/base.tar")
-    _archive(archive, [("./bin/sh", b"sh", {"SCHILY.fflags": "schg"}), ("./etc/motd", b"hello\n", {})])
-    for name in ("p1", "p2"):
-        result = run(root, "tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", f"/home/jail/{name}")
-        assert (result.returncode, result.stderr) == (0, "")
-    cached = os.listdir(os.path.join(root, ".rehearsal", "fflags-cache"))
-    assert len(cached) == 1                      # one read of the archive's records for both prisoners
-    assert rehearsal.kernel(root).file_flags == {"/home/jail/p1/bin/sh": ["schg"], "/home/jail/p2/bin/sh": ["schg"]}
-    os.unlink(archive)                           # a new archive at the same path: its own records are read
-    _archive(archive, [("./bin/sh", b"sh", {}), ("./etc/motd", b"hello\n", {"SCHILY.fflags": "uappnd"})])
-    assert run(root, "tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", "/home/jail/p3").returncode == 0
-    flags = rehearsal.kernel(root).file_flags
-    assert "/home/jail/p3/bin/sh" not in flags and flags["/home/jail/p3/etc/motd"] == ["uappnd"]
-
-
-@pytest.mark.parametrize("junk", ["{not json", "{}", '[["ab", 1]]', '[[["bin", "sh"], "schg"]]'])
-def test_tar_reads_the_archive_again_when_its_flag_cache_is_damaged(root, junk):
-    make(root, "/var/cache/jailprov", "/home/jail/p1", "/home/jail/p2")
-    _archive(os.path.join(root, "var/cache/jailprov/base.tar"), [("./bin/sh", b"sh", {"SCHILY.fflags": "schg"})])
+@needs_bsdtar
+@pytest.mark.parametrize("clear", ["0", "noschg"])
+def test_chflags_clears_the_flags_bsdtar_restored(root, clear):
+    """bin/chflags/chflags.c reads each file's st_flags (fts) and sets the new ones: the flags a file has,
+    whoever set them -- here bsdtar from the archive's records, which the kernel record never saw."""
+    make(root, "/var/cache/jailprov", "/home/jail/p1")
+    _archive(os.path.join(root, "var/cache/jailprov/base.tar"), [
+        ("./libexec/ld-elf.so.1", b"ld", {"SCHILY.fflags": "schg"}), ("./etc/motd", b"hello\n", {})])
     assert run(root, "tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", "/home/jail/p1").returncode == 0
-    cache_dir = os.path.join(root, ".rehearsal", "fflags-cache")
-    (cached,) = os.listdir(cache_dir)
-    with open(os.path.join(cache_dir, cached), "w", encoding="utf-8") as fh:
-        fh.write(junk)
-    result = run(root, "tar", "-xpf", "/var/cache/jailprov/base.tar", "-C", "/home/jail/p2")
+    result = run(root, "chflags", "-R", "-vv", clear, "/home/jail/p1")
     assert (result.returncode, result.stderr) == (0, "")
-    assert rehearsal.kernel(root).file_flags == {"/home/jail/p1/bin/sh": ["schg"], "/home/jail/p2/bin/sh": ["schg"]}
+    assert result.stdout == "/home/jail/p1/libexec/ld-elf.so.1: 0400000 -> 00\n"
+    assert not _immutable(os.path.join(root, "home/jail/p1/libexec/ld-elf.so.1"))
+    assert rehearsal.kernel(root).file_flags == {}
+    shutil.rmtree(os.path.join(root, "home/jail/p1"))
+
+
+@needs_bsdtar
+def test_tar_no_fflags_restores_no_flags(root):
+    make(root, "/var/cache/jailprov", "/home/jail/p1")
+    _archive(os.path.join(root, "var/cache/jailprov/base.tar"), [("./bin/sh", b"sh", {"SCHILY.fflags": "schg"})])
+    # bsdtar.c reads options in order: -p turns ARCHIVE_EXTRACT_FFLAGS on, a later --no-fflags off again
+    result = run(root, "tar", "-xpf", "/var/cache/jailprov/base.tar", "--no-fflags", "-C", "/home/jail/p1")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert not _immutable(os.path.join(root, "home/jail/p1/bin/sh"))
+    assert run(root, "chflags", "-vv", "0", "/home/jail/p1/bin/sh").stdout == ""
+
+
+def test_chflags_reads_an_immutable_attribute_set_outside_it(root, tree):
+    """An ``i`` nobody recorded (chattr, bsdtar) reads as schg; a recorded uchg stays uchg."""
+    subprocess.run(["chattr", "+i", tree], check=True)
+    assert run(root, "chflags", "-vv", "nouchg", "/t/sub/file").stdout == ""          # schg, not uchg
+    assert run(root, "chflags", "-vv", "uchg", "/t/sub/file").stdout == "/t/sub/file: 0400000 -> 0400002\n"
+    assert run(root, "chflags", "-vv", "noschg", "/t/sub/file").stdout == "/t/sub/file: 0400002 -> 02\n"
+    assert _immutable(tree)                                                           # uchg keeps the i
+    assert run(root, "chflags", "-vv", "0", "/t/sub/file").stdout == "/t/sub/file: 02 -> 00\n"
+    os.unlink(tree)
+
+
+def test_unmount_keeps_an_immutable_attribute_the_mount_point_had(root):
+    make(root, "/home/jail/p1/dev")
+    node = os.path.join(root, "home/jail/p1/dev")
+    subprocess.run(["chattr", "+i", node], check=True)      # as bsdtar restores a schg directory
+    assert run(root, "mount", "-t", "devfs", "devfs", "/home/jail/p1/dev").returncode == 0
+    assert run(root, "umount", "/home/jail/p1/dev").returncode == 0
+    assert _immutable(node)
+    assert run(root, "chflags", "0", "/home/jail/p1/dev").returncode == 0
+    assert not _immutable(node)
 
 
 def test_tar_cannot_write_outside_the_scratch_root(root, tmp_path):

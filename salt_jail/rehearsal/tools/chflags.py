@@ -1,5 +1,7 @@
 """chflags(1): BSD file flags, recorded in the simulated kernel and enforced with Linux attributes
-(bin/chflags/chflags.c; see :mod:`~salt_jail.rehearsal.fileflags` for what Linux enforces).
+(bin/chflags/chflags.c; see :mod:`~salt_jail.rehearsal.fileflags` for what Linux enforces).  The flags
+a file has are read from its inode as well as the kernel record, so ``chflags -R 0`` clears what bsdtar
+restored from an archive's ``SCHILY.fflags`` records (``i`` for ``schg``), as it does on FreeBSD.
 
 ``chflags [-fhvx] [-R [-H | -L | -P]] flags file ...``.  ``flags`` is an octal number (it replaces all
 flags: ``0`` clears every one) or comma-separated keywords (``schg,uunlnk``; a ``no`` prefix clears one:
@@ -130,7 +132,7 @@ def main(ctx, argv):
             try:
                 for shown, real, st in walk.entries(operand):
                     host_path = ctx.scratch.to_host(real)
-                    old = kernel.file_flags(host_path, st.st_ino)
+                    old = fileflags.current(kernel, host_path, real, st.st_ino)
                     new = setbits if octal else (old | setbits) & ~clearbits
                     if new == old:
                         continue

@@ -141,6 +141,7 @@ def mount_main(ctx, argv):
                     ctx.err(1, special, errno.EINVAL)
                 kernel.ruleset(int(ruleset), create=True)
             entry["ruleset"] = int(ruleset or 0)
+        fileflags.sync(kernel, entry["node"], node_real)  # an i set by bsdtar comes back at unmount
         kernel.mount(entry)
         fileflags.apply(kernel, entry["node"], node_real)
         if any(letter == "v" for letter, _ in opts):
