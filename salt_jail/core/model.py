@@ -129,8 +129,21 @@ _PARAM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _RELEASE_RE = re.compile(r"^\d+\.\d+-(RELEASE|RC\d+|BETA\d+|ALPHA\d+)$")
 _TZ_RE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
-# crypt(3) hashes: modular "$id$..." forms (md5, blowfish, sha256/512, yescrypt, ...) or 13-char DES.
-_CRYPT_RE = re.compile(r"^(\$[0-9a-z]+(\$[A-Za-z0-9./=,+\-]*)+|[./0-9A-Za-z]{13})$")
+# The crypt(3) formats FreeBSD verifies (lib/libcrypt/crypt.c, crypt_types[]: "des" with no magic --
+# traditional 13-character DES, and extended DES "_..." in crypt-des.c --, "md5" $1$, "blf" $2 (crypt-blowfish.c
+# takes the minor versions a, b and y), "nth" $3$, "sha256" $5$, "sha512" $6$).  A hash with another magic
+# ($y$ yescrypt, $7$ scrypt) is fed to the default DES and never matches: such a root could never log in.
+_B64 = "[./0-9A-Za-z]"
+_CRYPT_RE = re.compile(
+    rf"^({_B64}{{13}}"                                       # traditional DES
+    rf"|_{_B64}{{19}}"                                       # extended DES: _ count(4) salt(4) hash(11)
+    rf"|\$1\$[^$:\s]*\${_B64}+"                            # MD5
+    rf"|\$2[aby]\$[0-9]{{2}}\${_B64}+"                       # bcrypt
+    r"|\$3\$\$[0-9a-f]{32}"                                  # NT hash
+    rf"|\$[56]\$(rounds=[0-9]+\$)?[^$:\s]*\${_B64}+)$"      # SHA-256, SHA-512
+)
+CRYPT_FORMATS = ("DES (13 characters)", "extended DES (_...)", "$1$ (MD5)", "$2a$/$2b$/$2y$ (bcrypt)",
+                 "$3$ (NT hash)", "$5$ (SHA-256)", "$6$ (SHA-512)")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -379,8 +392,8 @@ def _root_password(errs, path, value):
         return None
     if value == "locked" or _CRYPT_RE.match(value):
         return value
-    errs.add(path, "is not a crypt(3) hash (expected e.g. '$6$salt$hash', from `openssl passwd -6`) "
-                   "or the word 'locked' (value not shown)")
+    errs.add(path, "is not a crypt(3) hash FreeBSD verifies (accepted: " + ", ".join(CRYPT_FORMATS)
+             + "; e.g. '$6$salt$hash', from `openssl passwd -6`) or the word 'locked' (value not shown)")
     return None
 
 

@@ -323,7 +323,7 @@ def root_password(host, cfg, name, test=False):
     locked = prisoner.root_password == "locked"
     wanted = "*" if locked else prisoner.root_password
     _check_pw_paths(root)
-    if _root_hash(root) == wanted:
+    if _hash_is(_root_hash(root), wanted):
         return StepResult(False, f"root password of prisoner {name} is already correct")
     what = "locked (set to *)" if locked else "changed"
     if test:
@@ -335,11 +335,19 @@ def root_password(host, cfg, name, test=False):
             argv, res.retcode, _scrub(res.stdout, wanted), _scrub(res.stderr, wanted),
             what=f"setting the root password of prisoner {name}",
         )
-    if _root_hash(root) != wanted:
+    if not _hash_is(_root_hash(root), wanted):
         raise JailprovError(
             f"`{' '.join(argv)}` succeeded but root's password in {root.show('etc/master.passwd')} did not change"
         )
     return StepResult(True, f"root password of prisoner {name} was {what}")
+
+
+def _hash_is(current, wanted):
+    """Whether root's hash ``current`` is what ``wanted`` asks for.  ``*`` (locked) is met by any hash that
+    starts with ``*``: ``pw usermod -h -`` leaves such a hash alone (usr.sbin/pw/pw_user.c, pw_set_passwd():
+    ``if (!pwd->pw_passwd || *pwd->pw_passwd != '*') pwd->pw_passwd = "*";``), e.g. ``*LOCKED*$6$...``
+    from ``pw lock``, and no crypt(3) hash starts with ``*``, so none of them lets anyone log in."""
+    return current.startswith("*") if wanted == "*" else current == wanted
 
 
 def _scrub(text, secret):

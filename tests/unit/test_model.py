@@ -141,11 +141,24 @@ def test_release_names_accepted(seed_pillar, release):
     assert model.from_pillar(seed_pillar).release == release
 
 
-@pytest.mark.parametrize("hash_", ["locked", "$6$salt$abc/def.", "$2b$10$abcdefghijklmnopqrstuv", "aBcD1234./xyz",
-                                   "$y$j9T$abc$def"])
+# lib/libcrypt/crypt.c, crypt_types[]: des (no magic; extended DES "_..." in crypt-des.c), $1$ md5, $2 blowfish
+# (a/b/y in crypt-blowfish.c), $3$ nthash, $5$ sha256, $6$ sha512 -- nothing else.
+@pytest.mark.parametrize("hash_", ["locked", "$6$salt$abc/def.", "$6$rounds=5000$salt$abc", "$5$salt$abc",
+                                   "$2b$10$abcdefghijklmnopqrstuv", "$2a$12$abc", "$2y$04$abc",
+                                   "$1$salt$abcdefghijklmnopqrstuv", "$3$$8846f7eaee8fb117ad06bdd830b7586c",
+                                   "aBcD1234./xyz", "_J9..rootSALThashhas"])
 def test_password_forms_accepted(seed_pillar, hash_):
     _set(seed_pillar, "prisoners:prisoner1:root_password", hash_)
     assert model.from_pillar(seed_pillar).prisoners["prisoner1"].root_password == hash_
+
+
+@pytest.mark.parametrize("hash_", ["$y$j9T$abc$def", "$7$CU..../....abc$def", "$2x$10$abc", "$4$salt$abc",
+                                   "$sha1$1$salt$abc", "$3$$nothex", "_short", "aBcD1234./xy"])
+def test_password_forms_freebsd_cannot_verify_are_refused(seed_pillar, hash_):
+    _set(seed_pillar, "prisoners:prisoner1:root_password", hash_)
+    errors = errors_for(seed_pillar)
+    assert len(errors) == 1 and errors[0].startswith("jailprov:prisoners:prisoner1:root_password")
+    assert "$6$ (SHA-512)" in errors[0] and "$2a$/$2b$/$2y$ (bcrypt)" in errors[0] and hash_ not in errors[0]
 
 
 def test_absent_prisoners(seed_pillar):

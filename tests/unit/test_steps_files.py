@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import re
 import stat
 
 import pytest
@@ -401,6 +402,20 @@ def test_root_password_locked_uses_dash_h_dash(world):
                              "stdin": None, "secret": True}]
     assert (web / "etc" / "master.passwd").read_text().startswith("root:*:0:0:")
     assert not steps.root_password(host, cfg, "web").changed
+
+
+@pytest.mark.parametrize("hash_", ["*LOCKED*$6$salt$hash", "*", "*$6$salt$hash"])
+def test_root_password_locked_accepts_any_hash_starting_with_a_star(world, hash_):
+    """usr.sbin/pw/pw_user.c, pw_set_passwd(): ``-h -`` sets ``*`` only ``if (*pwd->pw_passwd != '*')``,
+    so an account locked by ``pw lock`` (``*LOCKED*...``) stays as it is -- and is locked: correct, no change."""
+    host, _, web, runner = world
+    passwd = web / "etc" / "master.passwd"
+    passwd.write_text(re.sub(r"^root:[^:]*:", f"root:{hash_}:", passwd.read_text(), count=1, flags=re.M))
+    cfg = _config(_prisoner(root_password="locked"))
+    for test in (True, False):
+        result = steps.root_password(host, cfg, "web", test=test)
+        assert (result.changed, result.comment) == (False, "root password of prisoner web is already correct")
+    assert runner.calls == [] and passwd.read_text().startswith(f"root:{hash_}:0:0:")
 
 
 def test_root_password_failure_never_shows_the_hash(world):
