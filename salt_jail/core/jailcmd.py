@@ -164,7 +164,7 @@ _PING_HEADER = re.compile(r"^--- .* ping6? statistics ---$")
 _PING_COUNTS = re.compile(
     r"^(?P<transmitted>\d+) packets transmitted, (?P<received>\d+) packets received,"
     r"(?: \+(?P<duplicates>\d+) duplicates,)?"
-    r"(?: (?:(?P<loss>\d+(?:\.\d+)?)% packet loss|(?P<printing>-- somebody's printing up packets!)))?"
+    r"(?: (?:(?P<loss>\d+(?:\.\d+)?)% packet loss|(?P<more>-- somebody's (?:duplicating|printing up) packets!)))?"
     r"(?:, (?P<late>\d+) packets out of wait time)?$")
 _PING_RTT = re.compile(
     r"^round-trip min/avg/max/std-?dev = (?P<min>\d+\.\d+)/(?P<avg>\d+\.\d+)/(?P<max>\d+\.\d+)/"
@@ -176,7 +176,8 @@ def parse_ping(text, retcode):
 
     Read from the lines after the last ``--- HOST ping statistics ---``:
     ``N packets transmitted, N packets received, [+N duplicates, ]X.X% packet loss`` (or
-    ``-- somebody's printing up packets!`` when more replies than requests came back: ``loss_pct`` is
+    ``-- somebody's duplicating packets!`` when more replies than requests came back -- FreeBSD 14's unified
+    ping (sbin/ping/main.c, pr_summary()); ``-- somebody's printing up packets!`` in older ping.c -- ``loss_pct`` is
     then None) and ``round-trip min/avg/max/stddev = a/b/c/d ms`` (printed only when a reply came
     back: ``rtt`` is otherwise None).  ``ok`` is ping's own verdict: exit status 0 and at least one
     reply (ping exits 2 when nothing came back).  Raises :class:`ParseError` without a summary.

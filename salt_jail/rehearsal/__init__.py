@@ -148,11 +148,15 @@ def set_securelevel(root, level):
         current.securelevel = level
 
 
-def add_remote_host(root, address):
-    """Make ``address`` (a host on the simulated LAN, such as the gateway) answer ping."""
+def add_remote_host(root, address, duplicating=False):
+    """Make ``address`` (a host on the simulated LAN, such as the gateway) answer ping.  A ``duplicating``
+    host also sends one reply to a request never sent, so ping receives more replies than it sent."""
     with Scratch(root).kernel() as current:
         if address not in current.data["remote_hosts"]:
             current.data["remote_hosts"].append(address)
+        duplicating_hosts = current.data.setdefault("duplicating_hosts", [])
+        if duplicating and address not in duplicating_hosts:
+            duplicating_hosts.append(address)
 
 
 def clear_file_flags(root):

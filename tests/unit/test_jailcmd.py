@@ -152,6 +152,10 @@ def summary(tx, rx, loss, rtt, ok, dup=0):
      summary(3, 2, 33.3, {"min": 1.0, "avg": 2.5, "max": 4.0, "stddev": 1.5}, True)),
     ("--- h ping statistics ---\n3 packets transmitted, 3 packets received, +2 duplicates, 0.0% packet loss\n"
      "round-trip min/avg/max/stddev = 0.044/0.051/0.057/0.005 ms\n", 0, summary(3, 3, 0.0, RTT, True, dup=2)),
+    # FreeBSD 14's ping, sbin/ping/main.c pr_summary(): "-- somebody's duplicating packets!"
+    ("--- h ping statistics ---\n2 packets transmitted, 3 packets received, -- somebody's duplicating packets!\n"
+     "round-trip min/avg/max/stddev = 0.044/0.051/0.057/0.005 ms\n", 0, summary(2, 3, None, RTT, True)),
+    # ping.c before the 14.x rewrite: "-- somebody's printing up packets!"
     ("--- h ping statistics ---\n2 packets transmitted, 3 packets received, -- somebody's printing up packets!\n"
      "round-trip min/avg/max/stddev = 0.044/0.051/0.057/0.005 ms\n", 0, summary(2, 3, None, RTT, True)),
     ("--- h ping statistics ---\n3 packets transmitted, 3 packets received, 0.0% packet loss, "

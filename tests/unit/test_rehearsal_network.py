@@ -6,6 +6,7 @@ import time
 import pytest
 
 from salt_jail import rehearsal
+from salt_jail.core import jailcmd
 
 from tests.conftest import shared_dir
 
@@ -106,6 +107,18 @@ def test_ping_unanswered_and_remote_hosts(root):
     assert lost.stdout.splitlines()[-1] == "2 packets transmitted, 0 packets received, 100.0% packet loss"
     rehearsal.add_remote_host(root, "192.168.11.1")
     assert run(root, "ping", "-c", "1", "192.168.11.1").returncode == 0
+
+
+def test_ping_more_replies_than_requests_prints_the_14x_line(root):
+    """FreeBSD 14's unified ping, sbin/ping/main.c pr_summary(): ``if (nreceived > ntransmitted)
+    fprintf(stream, "-- somebody's duplicating packets!");`` in place of the loss; the product reads it."""
+    rehearsal.add_remote_host(root, "192.168.11.1", duplicating=True)
+    result = run(root, "ping", "-c", "3", "192.168.11.1")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[-2] == ("3 packets transmitted, 4 packets received, "
+                                              "-- somebody's duplicating packets!")
+    summary = jailcmd.parse_ping(result.stdout, result.returncode)
+    assert (summary["transmitted"], summary["received"], summary["loss_pct"], summary["ok"]) == (3, 4, None, True)
 
 
 @pytest.mark.parametrize("argv, status, stderr_start", [

@@ -10,7 +10,8 @@ Options (FreeBSD 14): ``-4 -6 -c count -i wait -n -o -q -S src_addr -s packetsiz
 The output is ping.c's and ping6.c's, with 14.x's unified summary: ``PING host (addr): 56 data bytes`` or
 ``PING(56=40+8+8 bytes) src --> dst``, ``64 bytes from addr: icmp_seq=0 ttl=64 time=0.045 ms`` (``16 bytes
 from addr, icmp_seq=0 hlim=64 time=...`` for IPv6), a blank line, ``--- host ping statistics ---``,
-``N packets transmitted, N packets received, X.X% packet loss`` and, when something came back,
+``N packets transmitted, N packets received, X.X% packet loss`` (``-- somebody's duplicating packets!``
+instead of the loss when a duplicating remote host sent more replies than requests) and, when something came back,
 ``round-trip min/avg/max/stddev = a/b/c/d ms``.  Exit 0 when a reply came back, 2 when none did.
 Errors follow ping.c: bad values exit 64 (EX_USAGE, ``ping: invalid count of packets to transmit: `x'``),
 an unknown option prints the usage and exits 1 (main.c's usage()), an unknown host exits 68.  Inside a
@@ -196,6 +197,7 @@ def _ping(ctx, family, target_text, settings):
                 ctx.err(1, "bind", errno.EADDRNOTAVAIL)
         answers = kernel.answers_ping(str(target)) or (
             target.is_loopback and (jail_addresses is None or bool(jail_addresses)))
+        duplicating = str(target) in kernel.data.get("duplicating_hosts", ())
         if source is None:
             source = jail_addresses[0] if jail_addresses else _host_source(kernel, target, family)
     count = settings["count"] or settings["timeout"] or 1
@@ -212,7 +214,10 @@ def _ping(ctx, family, target_text, settings):
         lines.append(f"PING({total}=40+8+{settings['datalen']} bytes) {source} --> {target}\n")
     times, late = [], 0
     timing = settings["datalen"] >= 8
-    for seq in range(count):
+    # A duplicating host's extra reply carries a sequence number never sent: pr_pack() counts it as
+    # received (its bit in the duplicate table is clear), so more replies than requests come back.
+    extra = answers and duplicating
+    for seq in range(count + 1 if extra else count):
         if not answers:
             continue
         trip = _triptime(target, seq) if timing else 0.0
@@ -247,7 +252,10 @@ def _summary(hostname, transmitted, times, late, timing):
     """pr_summary() of FreeBSD 14's ping."""
     received = len(times)
     text = f"\n--- {hostname} ping statistics ---\n{transmitted} packets transmitted, {received} packets received, "
-    text += f"{(transmitted - received) * 100.0 / transmitted:.1f}% packet loss"
+    if received > transmitted:  # sbin/ping/main.c, pr_summary() (14.x; older ping.c: "printing up")
+        text += "-- somebody's duplicating packets!"
+    else:
+        text += f"{(transmitted - received) * 100.0 / transmitted:.1f}% packet loss"
     if late:
         text += f", {late} packets out of wait time"
     text += "\n"
