@@ -10,16 +10,13 @@ mount table, configuration files) and stops before the first command or write th
 the host, returning the :class:`StepResult` a real run would have returned.
 """
 
-import contextlib
 import dataclasses
-import fnmatch
 import functools
 import ipaddress
 import os
 import posixpath
 import re
 import shutil
-import tempfile
 
 from . import jailcmd, jailconf, model, rcconf, textedit
 from .errors import CommandError, JailprovError, MissingError, ValidationError
@@ -372,58 +369,6 @@ def stop(host, cfg, name, test=False):
 def restart(host, cfg, name, test=False):
     """Stop (when running) and start jail ``name`` (or each jail of :data:`ALL`)."""
     return _each(host, cfg, name, _restart_one, test, "restart")
-
-
-def stop_with_config(host, cfg, name, conf_text, conf_path=None, test=False):
-    """Stop running jail ``name`` with its previous configuration: ``jail -q -f TMP -r NAME``.
-
-    jail -r takes exec.stop, the alias removal and the unmounts from the file it is given, so a jail
-    whose block changed must be stopped with the old parameters before the new block is started.
-    ``conf_text`` is the old content of ``conf_path`` (default: the file :func:`config_file_for`
-    picks); ``conf_path`` may also be a file that one includes (``/etc/jail.conf.d/NAME.conf``).
-    The jail's old parameters are evaluated from the configuration as it was (wildcards, includes,
-    variables) and written as one self-contained block to a private temporary file under the host's
-    /var/run, removed afterwards.  ``depend`` is left out: stopping this jail alone must not touch
-    the jails it depends on.
-    """
-    jail = _find(running_jails(host), _check_name(name))
-    if jail is None:
-        return StepResult(False, f"jail {name} is not running")
-    conf = config_file_for(host, cfg, name)
-    conf_path = conf_path or conf
-    current = _reader(host)
-
-    def read(pattern):
-        found = dict(current(pattern))
-        if conf_path in found or fnmatch.fnmatchcase(conf_path, pattern):
-            found[conf_path] = conf_text
-        return sorted(found.items())
-
-    params = _params(host, conf, name, read=read)
-    block = jailconf.render_block(name, [(k, v) for k, v in params.items() if k not in ("name", "depend")])
-    if test:
-        argv = jailcmd.jail_remove_argv(f"/var/run/jailprov.{name}.XXXXXX.conf", name)
-        return StepResult(True, f"jail {name} (jid {jail['jid']}) would be stopped with the previous content of "
-                                f"{conf_path}: {' '.join(argv)}", data={"argv": argv, "config": block})
-    with _temporary_file(host, "/var/run", f"jailprov.{name}.", ".conf", block) as tmp:
-        result = _stop_one(host, cfg, name, [jail], test=False, conf=tmp)
-    return StepResult(True, f"{result.comment}, with the previous content of {conf_path}",
-                      data=dict(result.data, config=block))
-
-
-@contextlib.contextmanager
-def _temporary_file(host, directory, prefix, suffix, text):
-    """A new mode-0600 file in host ``directory`` (created exclusively); yields its host path."""
-    try:
-        fd, real = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=host.path(directory))
-    except OSError as err:
-        raise JailprovError(f"cannot create a temporary file in {directory}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        yield posixpath.join(directory, os.path.basename(real))
-    finally:
-        os.unlink(real)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -320,58 +320,6 @@ def test_all_with_nothing_to_do(host, root, runner, cfg):
 
 
 # ------------------------------------------------------------------------------------------------
-# stop_with_config
-# ------------------------------------------------------------------------------------------------
-OLD_CONF = """\
-exec.clean;
-prisoner1 {
-    jid = 1;
-    path = /home/jail/prisoner1;
-    ip4.addr = 192.168.11.41;
-    exec.stop = "/bin/sh /etc/rc.shutdown jail";
-    depend = web;
-}
-"""
-
-
-def test_stop_with_config_uses_the_old_parameters(host, root, runner, cfg):
-    seen = {}
-
-    def capture(argv):
-        tmp = argv[3]
-        assert tmp.startswith("/var/run/jailprov.prisoner1.") and tmp.endswith(".conf")
-        real = root / tmp.lstrip("/")
-        seen["text"], seen["mode"] = real.read_text(), real.stat().st_mode & 0o777
-
-    runner.expect(JLS, jls(("prisoner1", 1)))
-    runner.expect(lambda argv: argv[:3] == ["jail", "-q", "-f"] and argv[4:] == ["-r", "prisoner1"], effect=capture)
-    result = lifecycle.stop_with_config(host, cfg, "prisoner1", OLD_CONF)
-    assert result.changed and "with the previous content of /etc/jail.conf" in result.comment
-    assert seen["mode"] == 0o600
-    assert seen["text"] == ('prisoner1 {\n    exec.clean;\n    jid = 1;\n    path = "/home/jail/prisoner1";\n'
-                            '    ip4.addr = 192.168.11.41;\n    exec.stop = "/bin/sh /etc/rc.shutdown jail";\n}\n')
-    assert os.listdir(root / "var/run") == []
-
-
-def test_stop_with_config_of_an_included_file(host, root, runner, cfg):
-    (root / "etc/jail.conf").write_text('exec.clean;\nexec.stop = "/bin/sh /etc/rc.shutdown jail";\n'
-                                        '.include "/etc/jail.conf.d/*.conf";\n')
-    (root / "etc/jail.conf.d").mkdir()
-    (root / "etc/jail.conf.d/prisoner1.conf").write_text("prisoner1 { path = /new; }\n")
-    runner.expect(JLS, jls(("prisoner1", 1)))
-    result = lifecycle.stop_with_config(host, cfg, "prisoner1", "prisoner1 { path = /old; }\n",
-                                        conf_path="/etc/jail.conf.d/prisoner1.conf", test=True)
-    assert result.data["config"] == ('prisoner1 {\n    exec.clean;\n    exec.stop = "/bin/sh /etc/rc.shutdown jail";\n'
-                                     '    path = "/old";\n}\n')
-    assert os.listdir(root / "var/run") == []
-
-
-def test_stop_with_config_not_running(host, runner, cfg):
-    runner.expect(JLS, jls())
-    assert not lifecycle.stop_with_config(host, cfg, "prisoner1", OLD_CONF).changed
-
-
-# ------------------------------------------------------------------------------------------------
 # devfs
 # ------------------------------------------------------------------------------------------------
 DEV2 = "/home/jail/prisoner2/dev"
@@ -860,3 +808,25 @@ def test_rehearsal_destroy_guards_change_nothing(rehearsed, absent_cfg, cfg, vio
     with pytest.raises(JailprovError, match=message):
         lifecycle.destroy(host, use, "prisoner2")
     assert guarded_state(root) == before
+
+
+# ------------------------------------------------------------------------------------------------
+# dead code
+# ------------------------------------------------------------------------------------------------
+def test_every_public_lifecycle_function_is_called_somewhere():
+    """A public function nothing calls is dead code (``stop_with_config`` was one): each is called by the
+    Salt modules, the runner or another function of the core."""
+    import inspect
+    import pathlib
+    import re as re_
+
+    import salt_jail
+
+    package = pathlib.Path(salt_jail.__file__).parent
+    sources = {path: path.read_text(encoding="utf-8") for path in package.rglob("*.py")}
+    public = [name for name, fn in vars(lifecycle).items()
+              if inspect.isfunction(fn) and fn.__module__ == lifecycle.__name__ and not name.startswith("_")]
+    unused = [name for name in public
+              if sum(len(re_.findall(rf"(?<![\w.]){name}\(|\.{name}\b", text)) for text in sources.values())
+              - 1 < 1]  # minus its own "def name("
+    assert public and unused == []
