@@ -11,8 +11,8 @@ the unmounts from the file it is given — then the block is written and the pri
 import os
 import posixpath
 
-from . import jailconf, lifecycle, rcconf, textedit
-from .errors import JailprovError
+from . import hostaddr, jailconf, lifecycle, rcconf, textedit
+from .errors import JailprovError, ValidationError
 from .result import StepResult
 from .textedit import Root
 
@@ -165,6 +165,9 @@ def jail_conf(host, cfg, name, test=False):
     diff = "".join(e.diff for e in edits if e.changed)
     if not changed:
         return StepResult(False, f"jail.conf entry of {name} is already correct")
+    clashes = [e for e in hostaddr.conflicts(host, cfg) if e.startswith(f"jailprov:prisoners:{name}:")]
+    if clashes:
+        raise ValidationError(clashes)
     files = ", ".join(dict.fromkeys(e.shown for e in edits if e.changed))
     restart = block_changed and lifecycle.find_running(host, name) is not None
     if test:

@@ -124,27 +124,52 @@ PRISONER_KEYS = (
 UNIQUE_KEYS = ("jid", "ip4", "ip6", "hostname", "pw_range", "absent")
 DEFAULT_KEYS = tuple(k for k in PRISONER_KEYS if k not in UNIQUE_KEYS)
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
-_PARAM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_RELEASE_RE = re.compile(r"^\d+\.\d+-(RELEASE|RC\d+|BETA\d+|ALPHA\d+)$")
-_TZ_RE = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+_PARAM_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_LABEL_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_RELEASE_RE = re.compile(r"\d{1,4}\.\d{1,4}-(RELEASE|RC\d{1,3}|BETA\d{1,3}|ALPHA\d{1,3})")
+_TZ_RE = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
 # The crypt(3) formats FreeBSD verifies (lib/libcrypt/crypt.c, crypt_types[]: "des" with no magic --
 # traditional 13-character DES, and extended DES "_..." in crypt-des.c --, "md5" $1$, "blf" $2 (crypt-blowfish.c
 # takes the minor versions a, b and y), "nth" $3$, "sha256" $5$, "sha512" $6$).  A hash with another magic
 # ($y$ yescrypt, $7$ scrypt) is fed to the default DES and never matches: such a root could never log in.
 _B64 = "[./0-9A-Za-z]"
 _CRYPT_RE = re.compile(
-    rf"^({_B64}{{13}}"                                       # traditional DES
+    rf"({_B64}{{13}}"                                       # traditional DES
     rf"|_{_B64}{{19}}"                                       # extended DES: _ count(4) salt(4) hash(11)
     rf"|\$1\$[^$:\s]*\${_B64}+"                            # MD5
     rf"|\$2[aby]\$[0-9]{{2}}\${_B64}+"                       # bcrypt
     r"|\$3\$\$[0-9a-f]{32}"                                  # NT hash
-    rf"|\$[56]\$(rounds=[0-9]+\$)?[^$:\s]*\${_B64}+)$"      # SHA-256, SHA-512
+    rf"|\$[56]\$(rounds=[0-9]+\$)?[^$:\s]*\${_B64}+)"       # SHA-256, SHA-512
 )
 CRYPT_FORMATS = ("DES (13 characters)", "extended DES (_...)", "$1$ (MD5)", "$2a$/$2b$/$2y$ (bcrypt)",
                  "$3$ (NT hash)", "$5$ (SHA-256)", "$6$ (SHA-512)")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+# Length limits, from what each value becomes on FreeBSD (sys/syslimits.h, sys/param.h, net/if.h).
+#: A prisoner name is a path component (NAME_MAX 255) and a jail name (MAXHOSTNAMELEN 256 with its NUL).
+NAME_MAX = 255
+#: A path handed to the kernel (PATH_MAX 1024 with its NUL).
+PATH_MAX = 1023
+#: Room kept below a prisoner root for the paths jailprov opens there (etc/..., var/db/...,
+#: usr/share/zoneinfo/<timezone>): a prisoner path longer than PATH_MAX minus this cannot be worked in.
+BELOW_ROOT = 128
+#: A timezone name below usr/share/zoneinfo/ (within BELOW_ROOT).
+TIMEZONE_MAX = 96
+#: An interface name (IFNAMSIZ 16 with its NUL).
+IFNAME_MAX = 15
+#: A crypt(3) hash as pw(8) reads it (_PASSWORD_LEN 128).
+PASSWORD_MAX = 127
+#: A jail parameter name (sysctl names: MAXPATHLEN is generous; jail(8) knows none longer than 40).
+PARAM_NAME_MAX = 128
+#: A release name such as 14.2-RELEASE.
+RELEASE_MAX = 32
+
+#: Host directories that must never be (or hold) jail_root: a prisoner named ``tmp`` under ``/`` would
+#: otherwise be the host's /tmp.  jail_root is compared after normalisation (``//``, trailing ``/``, ``.``).
+SYSTEM_DIRS = ("/", "/etc", "/usr", "/var", "/tmp", "/bin", "/sbin", "/lib", "/libexec", "/boot", "/dev",
+               "/root", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec", "/usr/share", "/usr/local",
+               "/var/db", "/var/run", "/var/log")
 
 
 class _Errors:
@@ -228,7 +253,19 @@ def _abs_path(errs, path, value, default):
     if any(c in value for c in "\n\0"):
         errs.add(path, "contains a newline or NUL byte")
         return default
+    if len(value) > PATH_MAX:
+        errs.add(path, f"is {len(value)} characters long; a FreeBSD path is at most {PATH_MAX} (PATH_MAX)")
+        return default
+    return normalise_path(value)
+
+
+def normalise_path(value):
+    """An absolute path in its one canonical spelling: ``//home//jail/`` and ``/home/./jail`` are
+    ``/home/jail``.  (posixpath.normpath keeps a leading ``//``, which POSIX leaves implementation-defined;
+    FreeBSD reads it as ``/``.)"""
     norm = posixpath.normpath(value)
+    if norm.startswith("//"):
+        norm = "/" + norm.lstrip("/")
     return norm
 
 
@@ -304,16 +341,23 @@ def _hostname(errs, path, value):
     value = _string(errs, path, value, required=True)
     if value is None:
         return None
+    if len(value) > 254:
+        errs.add(path, f"is {len(value)} characters long; a DNS name is at most 253 (plus a final '.')")
+        return None
     name = value[:-1] if value.endswith(".") else value
     labels = name.split(".")
-    if len(name) > 253 or not all(_LABEL_RE.match(label) for label in labels):
+    if len(name) > 253 or not all(_LABEL_RE.fullmatch(label) for label in labels):
         errs.add(path, f"{value!r} is not a valid DNS name (letters, digits and '-' in dot-separated labels)")
         return None
     return name
 
 
 def _prisoner_name(errs, path, name):
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if isinstance(name, str) and len(name) > NAME_MAX:
+        errs.add(path, f"is {len(name)} characters long: a prisoner name becomes a path component and a jail "
+                       f"name, at most {NAME_MAX} characters (NAME_MAX, MAXHOSTNAMELEN)")
+        return False
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         errs.add(path, f"{name!r} is not a valid jail name: use letters, digits, '_' and '-' (no '/', '.', "
                        "whitespace or leading '-'), as a path component and a jail.conf name")
         return False
@@ -335,7 +379,11 @@ def _params(errs, path, value):
     out = {}
     for key, val in data.items():
         kpath = f"{path}:{key}"
-        if not isinstance(key, str) or not _PARAM_RE.match(key):
+        if isinstance(key, str) and len(key) > PARAM_NAME_MAX:
+            errs.add(f"{path}:{key[:40]}...", f"is {len(key)} characters long; a jail parameter name is at most "
+                                              f"{PARAM_NAME_MAX}")
+            continue
+        if not isinstance(key, str) or not _PARAM_RE.fullmatch(key):
             errs.add(kpath, "is not a jail.conf parameter name (expected e.g. allow.raw_sockets)")
             continue
         if key in MANAGED_PARAMS:
@@ -377,7 +425,10 @@ def _timezone(errs, path, value):
     value = _string(errs, path, value)
     if value is None:
         return None
-    if value.startswith("/") or ".." in value.split("/") or not _TZ_RE.match(value):
+    if len(value) > TIMEZONE_MAX:
+        errs.add(path, f"is {len(value)} characters long; a zoneinfo name is at most {TIMEZONE_MAX} here")
+        return None
+    if value.startswith("/") or ".." in value.split("/") or not _TZ_RE.fullmatch(value):
         errs.add(path, f"{value!r} is not a zoneinfo name (expected e.g. Asia/Tokyo: relative, no '..')")
         return None
     return value
@@ -390,7 +441,10 @@ def _root_password(errs, path, value):
     if not isinstance(value, str):
         errs.add(path, f"expected a crypt(3) hash string or 'locked', got {_type_name(value)}")
         return None
-    if value == "locked" or _CRYPT_RE.match(value):
+    if len(value) > PASSWORD_MAX:
+        errs.add(path, f"is {len(value)} characters long; pw(8) reads at most {PASSWORD_MAX} (value not shown)")
+        return None
+    if value == "locked" or _CRYPT_RE.fullmatch(value):
         return value
     errs.add(path, "is not a crypt(3) hash FreeBSD verifies (accepted: " + ", ".join(CRYPT_FORMATS)
              + "; e.g. '$6$salt$hash', from `openssl passwd -6`) or the word 'locked' (value not shown)")
@@ -401,9 +455,9 @@ def _release(errs, path, value):
     value = _string(errs, path, value, required=True)
     if value is None:
         return None
-    if not _RELEASE_RE.match(value):
+    if len(value) > RELEASE_MAX or not _RELEASE_RE.fullmatch(value):
         hint = ""
-        if re.match(r"^\d+\.\d+-RELEASE-p\d+$", value):
+        if re.fullmatch(r"\d+\.\d+-RELEASE-p\d+", value):
             hint = "; mirrors carry the base release only: use " + value.rsplit("-p", 1)[0] + \
                    " and apply patch levels with freebsd-update"
         errs.add(path, f"{value!r} is not a FreeBSD release name (expected e.g. 14.2-RELEASE, 14.2-RC1, "
@@ -442,7 +496,7 @@ def _dists(errs, value):
         return ("base",)
     out = []
     for i, dist in enumerate(items):
-        if not isinstance(dist, str) or not re.match(r"^[a-z0-9_\-]+$", dist):
+        if not isinstance(dist, str) or not re.fullmatch(r"[a-z0-9_\-]{1,64}", dist):
             errs.add(_kp("dists", i), f"{dist!r} is not a dist name (expected e.g. base, lib32)")
         elif dist not in out:
             out.append(dist)
@@ -455,7 +509,7 @@ def _sha256(errs, value):
     data = _mapping(errs, _kp("sha256"), value)
     out = {}
     for dist, digest in (data or {}).items():
-        if not isinstance(digest, str) or not _SHA256_RE.match(digest.lower()):
+        if not isinstance(digest, str) or not _SHA256_RE.fullmatch(digest.lower()):
             errs.add(_kp("sha256", dist), "expected 64 hex digits (the dist's SHA256)")
         else:
             out[dist] = digest.lower()
@@ -575,8 +629,13 @@ def parse(data):
         raise ValidationError([f"{PILLAR_KEY}: expected a mapping, got {_type_name(data)}"])
     _check_keys(errs, PILLAR_KEY, data, TOP_KEYS)
     jail_root = _abs_path(errs, _kp("jail_root"), data.get("jail_root"), "/home/jail")
-    if jail_root == "/":
-        errs.add(_kp("jail_root"), "must not be '/' (expected a directory that holds only prisoners)")
+    if jail_root in SYSTEM_DIRS:
+        what = "'/'" if jail_root == "/" else f"the host's system directory {jail_root}"
+        errs.add(_kp("jail_root"), f"must not be {what} (expected a directory that holds only prisoners, "
+                                   "e.g. /usr/local/jails or /home/jail)")
+    elif jail_root and len(jail_root) + 1 + NAME_MAX > PATH_MAX - BELOW_ROOT:
+        errs.add(_kp("jail_root"), f"is {len(jail_root)} characters long; a prisoner path below it must leave "
+                                   f"room for its files within PATH_MAX ({PATH_MAX}); use a shorter path")
     release = _release(errs, _kp("release"), data.get("release"))
     arch = data.get("arch", "amd64")
     if arch not in ARCHES:
@@ -584,9 +643,10 @@ def parse(data):
         errs.add(_kp("arch"), f"{arch!r} is not a supported arch (expected one of: {', '.join(ARCHES)})"
                               + (f"; did you mean {hint[0]!r}?" if hint else ""))
     interface = data.get("interface")
-    if interface is not None and (not isinstance(interface, str) or not re.match(r"^[A-Za-z][A-Za-z0-9_.]*$",
-                                                                                   interface)):
-        errs.add(_kp("interface"), f"{interface!r} is not a network interface name (expected e.g. em0)")
+    if interface is not None and (not isinstance(interface, str) or len(interface) > IFNAME_MAX
+                                  or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.]*", interface)):
+        errs.add(_kp("interface"), f"{interface!r} is not a network interface name (expected e.g. em0: a letter, "
+                                   f"then letters, digits, '_' or '.', at most {IFNAME_MAX} characters)")
         interface = None
     layout = data.get("jail_conf_layout", "single")
     if layout not in LAYOUTS:

@@ -72,8 +72,8 @@ TIMEOUT = 60
 # Schemes urllib_fetch handles; any other (salt://) goes to the caller's fetcher.
 URL_SCHEMES = ("http", "https", "ftp", "file")
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _USERLAND = re.compile(r'^USERLAND_VERSION="([^"]+)"', re.M)
 
 
@@ -124,7 +124,7 @@ def parse_manifest(text, filename="MANIFEST"):
             raise ParseError(f"expected 6 tab-separated fields (file, sha256, count, dist, \"description\", "
                              f"on/off), found {len(fields)}", filename, lineno)
         file, digest, count, dist, desc, default = fields
-        if not _HEX64.match(digest.lower()):
+        if not _HEX64.fullmatch(digest.lower()):
             raise ParseError(f"{file}: sha256 {digest!r} is not 64 hexadecimal digits", filename, lineno)
         if not count.isdigit():
             raise ParseError(f"{file}: file count {count!r} is not a number", filename, lineno)
@@ -347,14 +347,14 @@ class _Cache:
 
     def __init__(self, host, cfg, fetcher, progress, test):
         for what, value in (("release", cfg.release), ("arch", cfg.arch)):
-            if not _SAFE_NAME.match(value or ""):
+            if not _SAFE_NAME.fullmatch(value or ""):
                 raise ValidationError(f"jailprov:{what}: {value!r} cannot name a directory")
         arch_path(cfg.arch)
         for dist in cfg.dists:
-            if not _SAFE_NAME.match(dist):
+            if not _SAFE_NAME.fullmatch(dist):
                 raise ValidationError(f"jailprov:dists: {dist!r} is not a distribution name (base, lib32, ...)")
         for dist, digest in (cfg.sha256 or {}).items():
-            if not _HEX64.match(str(digest).lower()):
+            if not _HEX64.fullmatch(str(digest).lower()):
                 raise ValidationError(f"jailprov:sha256:{dist}: expected 64 hexadecimal digits, got {digest!r}")
         if not cfg.mirrors:
             raise ValidationError("jailprov:mirrors: no mirror to fetch the release from")

@@ -21,7 +21,7 @@ import os
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_jail.core import hostconf, lifecycle, model, provision as provisioning, release, steps
+from salt_jail.core import hostaddr, hostconf, lifecycle, model, provision as provisioning, release, steps
 from salt_jail.core.errors import JailprovError, MissingError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 from salt_jail.core.result import StepResult
@@ -197,7 +197,9 @@ def validate(pillar=None):
     pillar
         A whole pillar dict to check instead of the minion's own (``{"jailprov": {...}}``).
 
-    Returns ``{"valid": bool, "errors": [...]}``; each error names its full key path.
+    Returns ``{"valid": bool, "errors": [...]}``; each error names its full key path.  A valid pillar is
+    also checked against this host: a prisoner address the host already has (its interfaces, its rc.conf)
+    or that a jail the pillar does not manage uses is an error naming both.
 
     CLI Example:
 
@@ -208,10 +210,14 @@ def validate(pillar=None):
     """
     data = pillar if pillar is not None else __pillar__
     try:
-        model.from_pillar(dict(data))
+        cfg = model.from_pillar(dict(data))
     except ValidationError as exc:
         return {"valid": False, "errors": exc.errors}
-    return {"valid": True, "errors": []}
+    try:
+        errors = hostaddr.conflicts(_host(), cfg)
+    except JailprovError as exc:
+        errors = [f"jailprov:prisoners: cannot check the prisoners' addresses against this host's: {exc}"]
+    return {"valid": not errors, "errors": errors}
 
 
 # ------------------------------------------------------------------------------------------------
