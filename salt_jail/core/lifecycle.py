@@ -18,7 +18,7 @@ import posixpath
 import re
 import shutil
 
-from . import jailcmd, jailconf, model, rcconf, textedit
+from . import jailcmd, jailconf, model, ownership, rcconf, release, textedit
 from .errors import CommandError, JailprovError, MissingError, ValidationError
 from .result import StepResult
 
@@ -484,6 +484,29 @@ def ping(host, cfg, name, target, count=3):
 # ------------------------------------------------------------------------------------------------
 # destroy
 # ------------------------------------------------------------------------------------------------
+def _check_jailprov_built(host, cfg, name, root, has_tree, holders, running, override):
+    """Refuse to destroy ``name`` unless jailprov built it (see :func:`destroy`) or ``override == name``."""
+    if override == name:
+        return
+    if has_tree and ownership.has_stamp(host, root):
+        return
+    if not (has_tree or holders or running):
+        return  # nothing exists: no change
+    entries = ownership.listing(host, root) if has_tree else []
+    if name in cfg.prisoners and holders and not entries:
+        return  # the block jailprov wrote for a prisoner the pillar names; no tree, or an empty one
+    where = [f"{root} has no {release.STAMP}" + (" and holds files" if entries else "")] if has_tree else []
+    where += [f"{', '.join(holders)} defines it"] if holders else []
+    where += ["it is running"] if running else []
+    if name not in cfg.prisoners and (holders or running):
+        what = "an administrator's own jail (not in the pillar, not installed by jailprov)"
+    else:
+        what = "not a prisoner jailprov installed"
+    raise JailprovError(
+        f"refusing to destroy {name}: it is {what}: {'; '.join(where)}. Nothing was changed. To destroy it all "
+        f"the same, name it twice: destroy_unmanaged={name}")
+
+
 def _as_host_path(host, real):
     """The host path of ``real``, a real path below the host root (for messages)."""
     rel = os.path.relpath(real, host.path("/"))
@@ -623,7 +646,7 @@ def _config_removals(host, cfg, name, params, holders, own_files, test):
     return edits
 
 
-def destroy(host, cfg, name, test=False, force=False):
+def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
     """Destroy prisoner ``name``: stop it, unmount, clear file flags, remove its tree and its configuration.
 
     In order: ``jail -q -f CONF -r NAME`` when running; ``umount`` of everything still mounted below
@@ -631,6 +654,12 @@ def destroy(host, cfg, name, test=False, force=False):
     and friends, which a prisoner with allow.chflags can set); removal of the tree without following
     symlinks; then the prisoner's jail.conf block (or jail.conf.d file), jail_list entry and rc.conf
     aliases.
+
+    Only what jailprov built (:mod:`~salt_jail.core.ownership`): a tree with jailprov's install stamp, or
+    a prisoner the pillar names whose jail.conf block (path ``jail_root/NAME``) jailprov wrote and whose
+    tree is missing or empty.  Anything else — a plain directory, an administrator's own jail — is refused
+    whatever ``force`` says, unless ``destroy_unmanaged`` repeats the name (a separate, explicit
+    override).  A name of which nothing exists is no change.
 
     Refused before anything changes: a prisoner still present in the pillar (unless ``force``); a root
     that is not strictly inside jail_root, is a symlink or has one between jail_root and it, or is
@@ -672,6 +701,8 @@ def destroy(host, cfg, name, test=False, force=False):
     removals = functools.partial(_config_removals, host, cfg, name, params, holders, own_files)
     planned = removals(test=True)  # a file that cannot be edited stops destroy here, before anything changed
     jail = _find(running_jails(host), name)
+    _check_jailprov_built(host, cfg, name, root, has_tree, holders, jail is not None, destroy_unmanaged)
+    exists = has_tree or holders or jail is not None  # else: nothing to do, not even rc.conf tidying
     if jail is not None and not test:
         _stop_one(host, cfg, name, [jail], test=False, conf=conf)
     if jail is not None and test:
@@ -681,7 +712,7 @@ def destroy(host, cfg, name, test=False, force=False):
         unmounted = _unmount_below(host, name, root, test)
     if has_tree and not test:
         _remove_tree(host, name, root)
-    edits = [e for e in (planned if test else removals(test=False)) if e.changed]
+    edits = [e for e in (planned if test else removals(test=False)) if e.changed] if exists else []
     actions = [f"stop jail {name} (jid {jail['jid']})"] if jail is not None else []
     actions += [f"unmount {path}" for path in unmounted]
     actions += [f"clear the file flags below {root} and remove it"] if has_tree else []

@@ -17,7 +17,7 @@ out of it.  Prisoner paths passed to commands are host paths (``prisoner.path``)
 import os
 import stat
 
-from . import crontab, passwd, pwconf, syslogconf, textedit
+from . import crontab, ownership, passwd, pwconf, syslogconf, textedit
 from . import hosts as hostsfile
 from .errors import CommandError, JailprovError, MissingError, ValidationError
 from .result import StepResult
@@ -80,7 +80,9 @@ def ensure_root(host, cfg, name, test=False):
     A missing jail_root is created (mode 0755).  An existing jail_root writable by everyone is an error,
     not something fixed silently: any local user could then replace a prisoner root with a symbolic
     link, and the mode of a directory the administrator chose is theirs to change.  A prisoner root
-    that is a symbolic link (or a file) is refused.
+    that is a symbolic link (or a file) is refused, and so is an existing non-empty directory without
+    jailprov's install stamp (:mod:`~salt_jail.core.ownership`): jailprov adopts nothing silently, so
+    ``jail_root: /home`` with a prisoner ``alice`` leaves the user's /home/alice as it was.
     """
     prisoner = _prisoner(cfg, name)
     actions = []
@@ -111,6 +113,7 @@ def ensure_root(host, cfg, name, test=False):
             )
         if not stat.S_ISDIR(st.st_mode):
             raise JailprovError(f"prisoner root {prisoner.path} exists and is not a directory; remove it")
+        ownership.refuse_adoption(host, prisoner.path, name, ownership.listing(host, prisoner.path))
         if stat.S_IMODE(st.st_mode) != ROOT_MODE:
             actions.append(f"chmod {stat.S_IMODE(st.st_mode):04o} -> {ROOT_MODE:04o}")
         if (st.st_uid, st.st_gid) != (0, 0):

@@ -614,11 +614,15 @@ def unmanaged():
 # ------------------------------------------------------------------------------------------------
 # Destroy (seed step 11)
 # ------------------------------------------------------------------------------------------------
-def destroy(name, test=False, force=False):
+def destroy(name, test=False, force=False, destroy_unmanaged=None):
     """
     Step 11: stop the prisoner, unmount everything below its root, clear every file flag (``chflags -R 0``),
     remove the tree, and remove it from jail.conf, jail_list and the rc.conf aliases. Refuses a prisoner still in
     the pillar unless ``force=True``, and any path not strictly inside ``jail_root``.
+
+    Destroys only what jailprov built (its install stamp in the tree, or its jail.conf block for a prisoner the
+    pillar names): a plain directory or an administrator's own jail is refused whatever ``force`` says, unless
+    ``destroy_unmanaged`` repeats the name. A name of which nothing exists is no change.
 
     CLI Example:
 
@@ -626,6 +630,8 @@ def destroy(name, test=False, force=False):
 
         salt '*' jailprov.destroy oldprisoner test=True
         salt '*' jailprov.destroy oldprisoner
+        salt '*' jailprov.destroy handmade destroy_unmanaged=handmade
     """
     cfg = _config()
-    return _call(lifecycle.destroy, _host(), cfg, name, test=bool(test), force=bool(force)).as_dict()
+    return _call(lifecycle.destroy, _host(), cfg, name, test=bool(test), force=bool(force),
+                 destroy_unmanaged=destroy_unmanaged).as_dict()

@@ -309,9 +309,10 @@ def stopped(name):
     return _run_step(name, "stop", name)
 
 
-def absent(name, force=False):
+def absent(name, force=False, destroy_unmanaged=None):
     """Step 11: the prisoner is destroyed — stopped, unmounted, flags cleared, tree removed, host config removed.
-    Refuses a prisoner still present in the pillar unless ``force``.
+    Refuses a prisoner still present in the pillar unless ``force``, and anything jailprov did not build unless
+    ``destroy_unmanaged`` repeats the name; a name of which nothing exists is already absent.
 
     .. code-block:: yaml
 
@@ -319,7 +320,7 @@ def absent(name, force=False):
           jailprov.absent:
             - name: oldprisoner
     """
-    return _run_step(name, "destroy", name, force=force)
+    return _run_step(name, "destroy", name, force=force, destroy_unmanaged=destroy_unmanaged)
 
 
 def unmanaged_reported(name="host"):

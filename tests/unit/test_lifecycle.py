@@ -33,6 +33,13 @@ MOUNT_P = ["mount", "-p"]
 SECURELEVEL = ["sysctl", "-n", "kern.securelevel"]
 
 
+def stamp(tree):
+    """Give ``tree`` jailprov's install stamp: a prisoner jailprov installed (destroy removes only those)."""
+    (tree / "var/db").mkdir(parents=True, exist_ok=True)
+    (tree / "var/db/jailprov-base.json").write_text(json.dumps({"format": 1, "state": "installed",
+                                                                "release": "14.2-RELEASE"}))
+
+
 def jls(*jails):
     """jls -v --libxo json output for (name, jid[, ipv4]) tuples."""
     entries = []
@@ -74,6 +81,7 @@ def root(tmp_path):
         (tmp_path / f"home/jail/{name}/dev").mkdir(parents=True)
         (tmp_path / f"home/jail/{name}/etc").mkdir()
         (tmp_path / f"home/jail/{name}/etc/rc.conf").write_text('hostname="x"\n')
+        stamp(tmp_path / f"home/jail/{name}")
     return tmp_path
 
 
@@ -565,6 +573,7 @@ def test_destroy_jail_outside_the_pillar(host, root, runner, cfg):
     (root / "etc/rc.conf").write_text('ifconfig_em0_alias7="inet 192.168.11.99 netmask 255.255.255.255"\n'
                                       'jail_enable="YES"\njail_list="prisoner1 prisoner2 ghost"\n')
     (root / "home/jail/ghost").mkdir()
+    stamp(root / "home/jail/ghost")  # jailprov installed it, then it was dropped from the pillar
     runner.expect(SECURELEVEL, "0\n").expect(JLS, jls()).expect(MOUNT_P, TABLE)
     runner.expect(["chflags", "-R", "0", "/home/jail/ghost"])
     lifecycle.destroy(host, cfg, "ghost")
@@ -714,6 +723,7 @@ def rehearsed(tmp_path):
             (tree / "etc/rc").write_text("echo rc started\n")
             (tree / "etc/rc.shutdown").write_text("echo rc.shutdown\n")
             shutil.copy(root / "etc/master.passwd", tree / "etc/master.passwd")
+            stamp(tree)
         yield Host(root=str(root), bindir=bindir), root
     finally:
         rehearsal.clear_file_flags(str(root))

@@ -289,6 +289,7 @@ def test_root_creates_a_missing_jail_root(tmp_path):
 
 def test_root_fixes_mode_and_owner(world):
     host, _, web, _ = world
+    _write(web / "var/db/jailprov-base.json", '{"format": 1, "state": "installed"}\n')  # jailprov installed it
     os.chmod(web, 0o700)
     os.chown(web, 1001, 1001)
     result = steps.ensure_root(host, _config(), "web")
