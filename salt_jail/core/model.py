@@ -99,6 +99,19 @@ DEFAULTPASSWD = ("no", "yes", "none", "random")
 RC_CONF_FILES = ("/etc/rc.conf", "/etc/rc.conf.d/jail")
 MIRROR_SCHEMES = ("https", "http", "ftp", "file", "salt")
 DEFAULT_MIRROR = "https://download.freebsd.org/releases"
+#: Where FreeBSD publishes each kind of build (the mirror layout of download.freebsd.org): RELEASE, RC and
+#: BETA builds under releases/, moved to the archive mirror once the release is past end of life; ALPHA,
+#: CURRENT and STABLE builds are snapshots, under snapshots/ (release engineering: "ALPHA builds are
+#: snapshots", articles/freebsd-releng).
+ARCHIVE_MIRROR = "http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases"
+SNAPSHOT_MIRROR = "https://download.freebsd.org/snapshots"
+DEFAULT_MIRRORS = {"release": (DEFAULT_MIRROR, ARCHIVE_MIRROR), "snapshot": (SNAPSHOT_MIRROR,)}
+
+
+def release_kind(release):
+    """``snapshot`` for ALPHA, CURRENT and STABLE builds, ``release`` for RELEASE, RC and BETA builds."""
+    return "snapshot" if re.search(r"-(ALPHA\d+|CURRENT|STABLE)$", release or "") else "release"
+
 
 #: jail.conf parameters the model writes itself; pillar ``params`` must not set them.
 MANAGED_PARAMS = {
@@ -127,7 +140,7 @@ DEFAULT_KEYS = tuple(k for k in PRISONER_KEYS if k not in UNIQUE_KEYS)
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 _PARAM_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _LABEL_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_RELEASE_RE = re.compile(r"\d{1,4}\.\d{1,4}-(RELEASE|RC\d{1,3}|BETA\d{1,3}|ALPHA\d{1,3})")
+_RELEASE_RE = re.compile(r"\d{1,4}\.\d{1,4}-(RELEASE|RC\d{1,3}|BETA\d{1,3}|ALPHA\d{1,3}|CURRENT|STABLE)")
 _TZ_RE = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
 # The crypt(3) formats FreeBSD verifies (lib/libcrypt/crypt.c, crypt_types[]: "des" with no magic --
 # traditional 13-character DES, and extended DES "_..." in crypt-des.c --, "md5" $1$, "blf" $2 (crypt-blowfish.c
@@ -461,20 +474,23 @@ def _release(errs, path, value):
             hint = "; mirrors carry the base release only: use " + value.rsplit("-p", 1)[0] + \
                    " and apply patch levels with freebsd-update"
         errs.add(path, f"{value!r} is not a FreeBSD release name (expected e.g. 14.2-RELEASE, 14.2-RC1, "
-                       f"15.0-BETA3){hint}")
+                       f"15.0-BETA3, 15.0-ALPHA1, 15.0-CURRENT){hint}")
         return None
     return value
 
 
-def _mirrors(errs, data):
+def _mirrors(errs, data, release=None):
     if "mirror" in data and "mirrors" in data:
         errs.add(_kp("mirrors"), "set either 'mirror' or 'mirrors', not both")
-    raw = data.get("mirrors", data.get("mirror", DEFAULT_MIRROR))
+    default = DEFAULT_MIRRORS[release_kind(release)]
+    if "mirror" not in data and "mirrors" not in data:
+        return default
+    raw = data.get("mirrors", data.get("mirror"))
     key = "mirrors" if "mirrors" in data else "mirror"
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not items:
         errs.add(_kp(key), f"expected a URL or a non-empty list of URLs, got {_type_name(raw)}")
-        return (DEFAULT_MIRROR,)
+        return default
     out = []
     for i, url in enumerate(items):
         upath = _kp(key) if isinstance(raw, str) else _kp(key, i)
@@ -693,7 +709,7 @@ def parse(data):
     _check_unique(errs, prisoners.values())
     _check_ranges(errs, host, prisoners.values())
 
-    mirrors = _mirrors(errs, data)
+    mirrors = _mirrors(errs, data, release)
     dists = _dists(errs, data.get("dists"))
     sha256 = _sha256(errs, data.get("sha256"))
     cache_dir = _abs_path(errs, _kp("cache_dir"), data.get("cache_dir"), "/var/cache/jailprov")

@@ -46,7 +46,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from . import textedit
+from . import model, textedit
 from .errors import CommandError, JailprovError, ParseError, ValidationError
 from .result import StepResult
 
@@ -58,9 +58,11 @@ ARCH_PATHS = {
     "riscv64": "riscv/riscv64",
     "armv7": "arm/armv7",
 }
-MAIN_MIRROR = "https://download.freebsd.org/releases"
+MAIN_MIRROR = model.DEFAULT_MIRROR
 # Where releases past end of life live (same <arch-path>/<release>/ layout below it).
-ARCHIVE_MIRROR = "http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases"
+ARCHIVE_MIRROR = model.ARCHIVE_MIRROR
+# Where ALPHA, CURRENT and STABLE builds live (same layout).
+SNAPSHOT_MIRROR = model.SNAPSHOT_MIRROR
 
 STAMP = "var/db/jailprov-base.json"
 STAMP_FORMAT = 1
@@ -405,9 +407,11 @@ class _Cache:
                 return None, "MANIFEST (not fetched yet)"
         entry = self.manifest.get(f"{dist}.txz")
         if entry is None:
-            listed = ", ".join(sorted(e.dist for e in self.manifest.values())) or "none"
+            # The names jailprov:dists takes are file stems (base-dbg for base-dbg.txz), not MANIFEST's
+            # distnames (base_dbg, release/scripts/make-manifest.sh turns "-" into "_").
+            listed = ", ".join(sorted(f[:-len(".txz")] for f in self.manifest if f.endswith(".txz"))) or "none"
             raise JailprovError(f"{self.hdir}/MANIFEST has no line for {dist}.txz ({self.cfg.release}, "
-                                f"{self.cfg.arch}); dists listed: {listed}")
+                                f"{self.cfg.arch}); jailprov:dists can name: {listed}")
         return entry.sha256, f"MANIFEST ({self.hdir}/MANIFEST)"
 
     def _manifest(self):
@@ -458,16 +462,27 @@ class _Cache:
         lines = [f"cannot fetch {name} of {self.cfg.release} ({self.cfg.arch}) from any mirror:"]
         lines += [f"  - {err}" if isinstance(err, FetchError) else f"  - {url}: {err}" for url, err in failures]
         archive = ARCHIVE_MIRROR.rstrip("/")
-        if any(getattr(err, "status", None) == 404 and urllib.parse.urlsplit(url).scheme in ("http", "https", "ftp")
-               for url, err in failures):
-            if any(m.rstrip("/") == archive for m in self.cfg.mirrors):
-                lines.append(f"{self.cfg.release} is not on the archive mirror either: check jailprov:release "
-                             "and jailprov:arch.")
+        if not any(getattr(err, "status", None) == 404 and urllib.parse.urlsplit(url).scheme in ("http", "https", "ftp")
+                   for url, err in failures):
+            return "\n".join(lines)
+        tried = [m.rstrip("/") for m in self.cfg.mirrors]
+        if model.release_kind(self.cfg.release) == "snapshot":
+            where = release_url(SNAPSHOT_MIRROR, self.cfg.release, self.cfg.arch, "")
+            if SNAPSHOT_MIRROR in tried:
+                lines.append(f"{self.cfg.release} is not on {SNAPSHOT_MIRROR} (it keeps the last few snapshot builds "
+                             "only): check jailprov:release and jailprov:arch.")
             else:
-                lines.append(
-                    f"{self.cfg.release} may be past its end of life: FreeBSD then removes a release from the "
-                    f"main mirrors and keeps it at {release_url(archive, self.cfg.release, self.cfg.arch, '')} "
-                    f"— add {archive} to jailprov:mirrors.")
+                lines.append(f"{self.cfg.release} is a snapshot build (ALPHA, CURRENT and STABLE builds are published "
+                             f"under snapshots/, not releases/): FreeBSD keeps it at {where} — set jailprov:mirror "
+                             f"to {SNAPSHOT_MIRROR}.")
+        elif archive in tried:
+            lines.append(f"{self.cfg.release} is not on the archive mirror either: check jailprov:release "
+                         "and jailprov:arch.")
+        else:
+            lines.append(
+                f"{self.cfg.release} may be past its end of life: FreeBSD then removes a release from the "
+                f"main mirrors and keeps it at {release_url(archive, self.cfg.release, self.cfg.arch, '')} "
+                f"— add {archive} to jailprov:mirrors.")
         return "\n".join(lines)
 
     # -- one distribution ------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ def test_seed_parses(seed_pillar):
     assert p2.params["devfs_ruleset"] == 4 and p2.params["allow.chflags"] is True
     assert cfg.host.pw_range.uid == model.IdRange(10000, 19999)
     assert cfg.interface == "em0" and cfg.release == "14.2-RELEASE"
-    assert cfg.mirrors == ("https://download.freebsd.org/releases",)
+    # No mirror in pillar.example: 14.2-RELEASE is past end of life, on the archive mirror after the main one.
+    assert cfg.mirrors == ("https://download.freebsd.org/releases",
+                           "http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases")
     assert "root_password" not in repr(p1) and p1.root_password.startswith("$6$")
 
 
@@ -161,6 +163,23 @@ def test_password_forms_freebsd_cannot_verify_are_refused(seed_pillar, hash_):
     assert "$6$ (SHA-512)" in errors[0] and "$2a$/$2b$/$2y$ (bcrypt)" in errors[0] and hash_ not in errors[0]
 
 
+# download.freebsd.org's layout: RELEASE, RC and BETA builds under releases/ (then the archive mirror once past end
+# of life), ALPHA, CURRENT and STABLE builds under snapshots/ (FreeBSD release engineering: ALPHA builds are
+# snapshots of the development branch).
+@pytest.mark.parametrize("release, mirrors", [
+    ("14.2-RELEASE", ("https://download.freebsd.org/releases",
+                      "http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases")),
+    ("15.0-BETA3", ("https://download.freebsd.org/releases",
+                    "http://ftp-archive.freebsd.org/pub/FreeBSD-Archive/old-releases")),
+    ("15.0-ALPHA1", ("https://download.freebsd.org/snapshots",)),
+    ("15.0-CURRENT", ("https://download.freebsd.org/snapshots",)),
+    ("14.3-STABLE", ("https://download.freebsd.org/snapshots",)),
+])
+def test_default_mirrors_follow_the_kind_of_build(seed_pillar, release, mirrors):
+    _set(seed_pillar, "release", release)
+    assert model.from_pillar(seed_pillar).mirrors == mirrors
+
+
 def test_absent_prisoners(seed_pillar):
     _set(seed_pillar, "absent", ["oldjail"])
     _set(seed_pillar, "prisoners:prisoner2:absent", True)
@@ -181,6 +200,7 @@ def test_missing_jailprov_key():
 
 
 def test_mirrors_list_and_both_rejected(seed_pillar):
+    _set(seed_pillar, "mirror", "https://download.freebsd.org/releases")
     _set(seed_pillar, "mirrors", ["file:///srv/releases/", "https://download.freebsd.org/releases"])
     errors = errors_for(seed_pillar)
     assert any("not both" in e for e in errors)

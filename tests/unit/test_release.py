@@ -175,6 +175,36 @@ def test_404_on_the_archive_mirror_points_at_the_release_name(tmp_path, monkeypa
     assert "end of life" not in str(err.value)
 
 
+def test_404_of_a_snapshot_build_names_the_snapshot_mirror(tmp_path, monkeypatch):
+    """An ALPHA build is a snapshot: download.freebsd.org has it under snapshots/, never under releases/."""
+    def not_found(url, dest, progress):
+        raise release.FetchError(url, "HTTP 404 Not Found", status=404)
+
+    monkeypatch.setattr(release, "urllib_fetch", not_found)
+    cfg = support.config(tmp_path, ["https://download.freebsd.org/releases"], release="15.0-ALPHA1")
+    with pytest.raises(JailprovError) as err:
+        release.fetch_release(support.host(), cfg)
+    text = str(err.value)
+    assert "https://download.freebsd.org/releases/amd64/amd64/15.0-ALPHA1/MANIFEST" in text   # the URL tried
+    assert "published under snapshots/" in text
+    assert "https://download.freebsd.org/snapshots/amd64/amd64/15.0-ALPHA1/" in text           # where it is
+    assert "end of life" not in text
+
+
+def test_missing_dist_lists_the_names_jailprov_dists_takes(tmp_path):
+    """MANIFEST's 4th column is a distname (base_dbg); jailprov:dists takes the file stem (base-dbg)."""
+    cfg = support.config(tmp_path, ["file:///nowhere"], dists=["lib32-dbg", "base"])
+    cache = os.path.join(cfg.cache_dir, cfg.release, cfg.arch)
+    os.makedirs(cache)
+    with open(os.path.join(cache, "MANIFEST"), "w", encoding="utf-8") as fh:
+        fh.write(f"base.txz\t{'0' * 64}\t10\tbase\t\"Base system (MANDATORY)\"\ton\n"
+                 f"base-dbg.txz\t{'1' * 64}\t10\tbase_dbg\t\"Base system (Debugging)\"\toff\n")
+    with pytest.raises(JailprovError) as err:
+        release.fetch_release(support.host(), cfg)
+    assert "MANIFEST has no line for lib32-dbg.txz" in str(err.value)
+    assert "jailprov:dists can name: base, base-dbg" in str(err.value) and "base_dbg" not in str(err.value)
+
+
 @pytest.mark.parametrize("field, value, words", [
     ("dists", ("base", "../etc"), "jailprov:dists: '../etc' is not a distribution name"),
     ("release", "../14.2", "jailprov:release: '../14.2' cannot name a directory"),
