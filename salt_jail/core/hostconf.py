@@ -94,13 +94,17 @@ def _include(path, pattern):
 
 
 def _edit(host, root, path, transform, test):
-    """textedit.edit of a host file, creating it — and its directory (jail.conf.d) — when missing."""
+    """textedit.edit of a host file, creating it — and its directory (jail.conf.d, rc.conf.d), mode 0755 and
+    owned by root:wheel as the base system's /etc directories — when missing."""
     directory = host.path(posixpath.dirname(path))
     if not os.path.isdir(directory):
         if test:
             new, note = transform(None)
             return textedit.EditResult(path.lstrip("/"), path, None, new, None, textedit.DEFAULT_MODE, note)
         os.makedirs(directory, mode=0o755)
+        os.chmod(directory, 0o755)              # whatever the umask
+        if os.geteuid() == 0:
+            os.chown(directory, 0, 0)           # root:wheel
     return textedit.edit(root, path.lstrip("/"), transform, test=test, create=True)
 
 
@@ -195,7 +199,8 @@ def rc_conf(host, cfg, test=False):
         if state is not None:
             texts[path] = state.text
     plan = rcconf.plan_rc_conf(cfg, texts)
-    edits = [textedit.edit(root, path.lstrip("/"), lambda old, new=new: (new, ""), test=test, create=True)
+    # host.rc_conf may be /etc/rc.conf.d/jail on a host without /etc/rc.conf.d: created like jail.conf.d.
+    edits = [_edit(host, root, path, lambda old, new=new: (new, ""), test)
              for path, new in plan.files.items()]
     changed = [e for e in edits if e.changed]
     notes = "".join(f"\nNote: {n}" for n in plan.notes)

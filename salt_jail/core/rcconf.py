@@ -45,6 +45,7 @@ never configure it.
 import dataclasses
 import functools
 import ipaddress
+import posixpath
 import re
 import typing
 
@@ -562,7 +563,7 @@ JAIL_RC_FILES = (RC_CONF, RC_CONF_LOCAL, "/etc/rc.conf.d/jail", "/usr/local/etc/
 NETIF_RC_FILES = (RC_CONF, RC_CONF_LOCAL, "/etc/rc.conf.d/network", "/usr/local/etc/rc.conf.d/network",
                   "/etc/rc.conf.d/netif", "/usr/local/etc/rc.conf.d/netif")
 #: etc/defaults/rc.conf:724-729, the value of a jail variable nobody sets.
-JAIL_DEFAULTS = {"jail_enable": "NO", "jail_parallel_start": "NO", "jail_list": ""}
+JAIL_DEFAULTS = {"jail_enable": "NO", "jail_parallel_start": "NO", "jail_list": "", "jail_conf": "/etc/jail.conf"}
 
 _IF_PUNCT = re.compile(r"[.\-/+]")  # get_if_var's _punct in network.subr
 _ADDRESS_VAR = re.compile(r"(?:ifconfig_(?P<if>.+?)(?:_alias(?P<n>\d+)|_aliases|_ipv6)?|ipv4_addrs_(?P<if4>.+))\Z")
@@ -701,8 +702,26 @@ def _ensure_yesno(layers, key, wanted, notes):
         layers.write(key, "YES" if wanted else "NO", notes)
 
 
+def _plan_jail_conf(cfg, layers, notes):
+    """rc.d/jail reads ``$jail_conf`` (etc/defaults/rc.conf: ``jail_conf="/etc/jail.conf"``) both for its own
+    parse and for ``jail -f $jail_conf -c`` at boot: a pillar ``jail_conf`` elsewhere must be in rc.conf, or
+    the jails start now (``jail -f PATH``) but not after a reboot.  An administrator's own different
+    ``jail_conf`` is refused rather than replaced."""
+    current = layers.value("jail_conf", JAIL_DEFAULTS["jail_conf"])
+    if posixpath.normpath(current) == cfg.jail_conf:
+        return
+    assigned = layers.effective("jail_conf")
+    if assigned is not None and posixpath.normpath(current) != JAIL_DEFAULTS["jail_conf"]:
+        path, assignment = assigned
+        raise JailprovError(f"{path}:{assignment.lineno}: jail_conf=\"{current}\", so rc.d/jail reads {current}, but "
+                            f"jailprov:jail_conf is {cfg.jail_conf}; set jailprov:jail_conf: {current} in the pillar "
+                            f"(or remove jail_conf from {path})")
+    layers.write("jail_conf", cfg.jail_conf, notes)
+
+
 def _plan_jail_variables(cfg, layers, remove, notes):
     _ensure_yesno(layers, "jail_enable", True, notes)
+    _plan_jail_conf(cfg, layers, notes)
     if cfg.host.parallel_start is not None:
         _ensure_yesno(layers, "jail_parallel_start", yesno(cfg.host.parallel_start) == "YES", notes)
 

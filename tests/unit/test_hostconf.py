@@ -197,3 +197,75 @@ def test_rc_conf_jail_conf_elsewhere_is_a_clear_error(root, seed_pillar):
     cfg = cfg_for(seed_pillar, jail_conf="/usr/local/etc/jail.conf")
     assert hostconf.jail_conf(host_for(root), cfg, "prisoner1").changed
     assert "prisoner1" in (root / "usr/local/etc/jail.conf").read_text()
+
+
+# -- rc.d/jail reads $jail_conf ----------------------------------------------------------------------
+# libexec/rc/rc.d/jail: parse_options() and jail_start() read "$jail_conf" (jail -f $jail_conf -c), whose
+# default is etc/defaults/rc.conf's jail_conf="/etc/jail.conf": blocks written elsewhere start at boot only
+# when rc.conf names the file.
+
+def test_non_default_jail_conf_is_written_to_rc_conf(root, seed_pillar):
+    cfg = cfg_for(seed_pillar, jail_conf="/usr/local/etc/jail.conf")
+    host = host_for(root)
+    before = (root / "etc/rc.conf").read_text()
+    dry = hostconf.rc_conf(host, cfg, test=True)
+    assert dry.changed and (root / "etc/rc.conf").read_text() == before
+    assert hostconf.rc_conf(host, cfg).diff == dry.diff
+    assert 'jail_conf="/usr/local/etc/jail.conf"' in (root / "etc/rc.conf").read_text().splitlines()
+    assert not hostconf.rc_conf(host, cfg).changed
+    assert hostconf.jail_conf(host, cfg, "prisoner1").changed        # rc.conf and the pillar now agree
+
+
+def test_default_jail_conf_adds_nothing_to_rc_conf(root, seed_pillar):
+    hostconf.rc_conf(host_for(root), cfg_for(seed_pillar))
+    assert "jail_conf" not in (root / "etc/rc.conf").read_text()
+
+
+def test_an_administrators_other_jail_conf_is_refused_not_replaced(root, seed_pillar):
+    with open(root / "etc/rc.conf", "a") as fh:
+        fh.write('jail_conf="/etc/jail.admin.conf"\n')
+    before = (root / "etc/rc.conf").read_text()
+    cfg = cfg_for(seed_pillar, jail_conf="/usr/local/etc/jail.conf")
+    with pytest.raises(JailprovError, match=r"jail_conf=\"/etc/jail.admin.conf\".*jailprov:jail_conf is "
+                                            r"/usr/local/etc/jail.conf"):
+        hostconf.rc_conf(host_for(root), cfg)
+    assert (root / "etc/rc.conf").read_text() == before
+
+
+def test_rc_conf_d_jail_on_a_host_without_rc_conf_d(root, seed_pillar):
+    """host.rc_conf: /etc/rc.conf.d/jail (a file rc.d/jail sources, load_rc_config) where /etc/rc.conf.d does
+    not exist yet: created 0755 as /etc/jail.conf.d is, not a failed write."""
+    cfg = cfg_for(seed_pillar, host={**seed_pillar["jailprov"].get("host", {}), "rc_conf": "/etc/rc.conf.d/jail"})
+    host = host_for(root)
+    dry = hostconf.rc_conf(host, cfg, test=True)
+    assert dry.changed and "rc.conf.d/jail" in dry.comment and not (root / "etc/rc.conf.d").exists()
+    assert hostconf.rc_conf(host, cfg).changed
+    assert (root / "etc/rc.conf.d").stat().st_mode & 0o7777 == 0o755
+    assert 'jail_enable="YES"' in (root / "etc/rc.conf.d/jail").read_text()
+    assert not hostconf.rc_conf(host, cfg).changed
+
+
+def test_jails_of_a_non_default_jail_conf_start_at_boot(rehearsal_root, seed_pillar):
+    """The rehearsal's boot: rc.d/jail's ``service jail start`` with only what is on disk (no jail running)."""
+    from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
+
+    from .standins import run  # pylint: disable=import-outside-toplevel
+
+    root = pathlib.Path(rehearsal_root)
+    for name in ("prisoner1", "prisoner2"):
+        tree = root / "home/jail" / name
+        for directory in ("bin", "dev", "etc", "root"):
+            (tree / directory).mkdir(parents=True, exist_ok=True)
+        (tree / "bin/sh").write_text("")
+        (tree / "etc/rc").write_text("echo rc started\n")
+        (tree / "etc/master.passwd").write_text((root / "etc/master.passwd").read_text())
+    cfg = cfg_for(seed_pillar, jail_conf="/usr/local/etc/jail.conf")
+    host = Host(root=rehearsal_root, bindir=str(root / ".rehearsal" / "bin") + "/")
+    hostconf.rc_conf(host, cfg)
+    for name in cfg.prisoners:
+        hostconf.jail_conf(host, cfg, name)
+    assert rehearsal.kernel(rehearsal_root).jails == []
+    boot = run(rehearsal_root, "service", "jail", "start")
+    assert boot.returncode == 0, boot.stderr
+    assert [j["name"] for j in rehearsal.kernel(rehearsal_root).jails] == ["prisoner1", "prisoner2"]
+    assert run(rehearsal_root, "service", "jail", "stop").returncode == 0
