@@ -17,7 +17,8 @@ import sys
 import pytest
 import yaml
 
-from .hostenv import HOSTNAMES, JAIL_CONF, JAIL_ROOT, P1, P2, WORK, jls_fields, mounts_below, running_jails, sh
+from .hostenv import (HOSTNAMES, JAIL, JAIL_CONF, JAIL_ROOT, P1, P2, WORK, jls_fields, mounts_below,
+                      running_jails, sh)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SALT_DIR = pathlib.Path(WORK) / "salt"
@@ -102,6 +103,18 @@ def test_first_apply_builds_and_starts_both(salt, pillar_data):
         answer = sh("/usr/sbin/jexec", name, "/bin/hostname").stdout.strip()
         assert answer == HOSTNAMES[name]
     assert sh("/usr/sbin/sysrc", "-n", "jail_enable").stdout.strip() == "YES"
+
+
+def test_a_boot_reads_the_tiers_jail_conf(salt, pillar_data):
+    """libexec/rc/rc.d/jail reads ``$jail_conf`` (``load_rc_config jail`` over etc/defaults/rc.conf, whose
+    jail_conf="/etc/jail.conf") for ``jail -f $jail_conf -c`` at boot: the formula put the tier's own jail.conf
+    there, and that file defines both prisoners (``jail -e``, usr.sbin/jail/jail.c show_jails())."""
+    assert sh("/usr/sbin/sysrc", "-n", "jail_conf").stdout.strip() == JAIL_CONF
+    loaded = sh("/bin/sh", "-c", '. /etc/rc.subr; load_rc_config jail; echo "$jail_conf"').stdout.strip()
+    assert loaded == JAIL_CONF
+    lines = sh(JAIL, "-f", loaded, "-e", "|").stdout.splitlines()
+    names = {field.split("=", 1)[1] for line in lines for field in line.split("|") if field.startswith("name=")}
+    assert {P1, P2} <= names, lines
 
 
 def test_second_apply_changes_nothing(salt, pillar_data):
