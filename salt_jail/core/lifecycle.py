@@ -285,11 +285,30 @@ def _start_one(host, cfg, name, running, test):
     return StepResult(True, f"jail {name} started (jid {jail['jid']})", data={"argv": argv, "jid": jail["jid"]})
 
 
+def _check_removes_the_named_jail(host, conf, name, jail, running):
+    """``jail -r NAME`` removes the running jail jail(8) finds for the configured NAME: by its ``jid``
+    parameter first, by name only without one (usr.sbin/jail/jail.c, running_jid()).  Refuse when the
+    block's jid is not the running jail's, rather than remove whichever jail holds that jid."""
+    try:
+        params = _params(host, conf, name)
+    except JailprovError:
+        return  # not configured there: jail(8) fails on its own ("not found"), nothing else is removed
+    jid = _single(params, "jid")
+    if jid is None or str(jid) == str(jail["jid"]):
+        return
+    holder = next((j for j in running if str(j["jid"]) == str(jid).strip()), None)
+    held = (f"jid {jid} is the running jail {holder['name']} (path {holder['path'] or '-'}), which jail -r would "
+            "remove instead" if holder else f"no running jail has jid {jid}, so jail -r would fail")
+    raise JailprovError(f"refusing to stop jail {name}: {conf} gives it jid {jid}, but the running {name} has jid "
+                        f"{jail['jid']}; {held}. Make {conf}'s jid for {name} match (or remove it), then stop it")
+
+
 def _stop_one(host, cfg, name, running, test, conf=None):
     jail = _find(running, name)
     if jail is None:
         return StepResult(False, f"jail {name} is not running")
     conf = conf or config_file_for(host, cfg, name)
+    _check_removes_the_named_jail(host, conf, name, jail, running)
     argv = jailcmd.jail_remove_argv(conf, name)
     if test:
         return StepResult(True, f"jail {name} (jid {jail['jid']}) would be stopped: {' '.join(argv)}",
@@ -700,11 +719,12 @@ def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
                             "remove that jail by hand")
     removals = functools.partial(_config_removals, host, cfg, name, params, holders, own_files)
     planned = removals(test=True)  # a file that cannot be edited stops destroy here, before anything changed
-    jail = _find(running_jails(host), name)
+    running = running_jails(host)
+    jail = _find(running, name)
     _check_jailprov_built(host, cfg, name, root, has_tree, holders, jail is not None, destroy_unmanaged)
     exists = has_tree or holders or jail is not None  # else: nothing to do, not even rc.conf tidying
     if jail is not None and not test:
-        _stop_one(host, cfg, name, [jail], test=False, conf=conf)
+        _stop_one(host, cfg, name, running, test=False, conf=conf)
     if jail is not None and test:
         # jail -r unmounts what its configuration mounted; whatever is left then would be unmounted too.
         unmounted = [m.mountpoint for m in _mounts_under(host, root)]

@@ -250,6 +250,21 @@ def test_stop(host, runner, cfg):
     assert result.changed and result.comment == "jail prisoner1 stopped (was jid 1)"
 
 
+@pytest.mark.parametrize("running, held", [
+    (jls(("prisoner1", 7), ("www", 1)), "jid 1 is the running jail www"),
+    (jls(("prisoner1", 7)), "no running jail has jid 1"),
+])
+def test_stop_refuses_when_the_configured_jid_is_another_jail(host, runner, cfg, running, held):
+    """usr.sbin/jail/jail.c running_jid(): ``jail -r prisoner1`` looks the configured jail up by its jid
+    parameter (jail.conf: jid = 1) before its name -- with prisoner1 running as jid 7, it would remove jid 1."""
+    runner.expect(JLS, running)
+    with pytest.raises(JailprovError) as err:
+        lifecycle.stop(host, cfg, "prisoner1")
+    assert "/etc/jail.conf gives it jid 1, but the running prisoner1 has jid 7" in str(err.value)
+    assert held in str(err.value)
+    assert runner.script == []                      # no jail -r ran
+
+
 @pytest.mark.parametrize("running", [jls(), jls(("prisoner10", 10), ("prisoner", 3))])
 def test_stop_not_running(host, runner, cfg, running):
     runner.expect(JLS, running)
