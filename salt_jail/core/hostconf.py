@@ -10,6 +10,7 @@ the unmounts from the file it is given — then the block is written and the pri
 
 import os
 import posixpath
+import re
 
 from . import hostaddr, jailconf, lifecycle, rcconf, textedit
 from .errors import JailprovError, ValidationError
@@ -37,6 +38,41 @@ def block_params(cfg, prisoner):
         params += [(p, mode) for p in SYSVIPC_PARAMS if p not in prisoner.params]
     params += list(prisoner.params.items())
     return params
+
+
+#: The files rc.d/devfs loads rulesets from, in order (etc/defaults/rc.conf: devfs_rulesets=
+#: "/etc/defaults/devfs.rules /etc/devfs.rules"); a later header of the same name wins.
+DEVFS_RULES_FILES = ("/etc/defaults/devfs.rules", "/etc/devfs.rules")
+_DEVFS_HEADER = re.compile(r"^\s*\[(.*)=([0-9]*)\]")
+
+
+def devfs_ruleset_numbers(host):
+    """``{ruleset name: number}`` from the ``[name=N]`` headers of the host's devfs.rules files, read as
+    rc.subr's devfs_rulesets_from_file() reads them (``expr "$line" : "\[\(.*\)=[0-9]*\]"``)."""
+    numbers = {}
+    for path in DEVFS_RULES_FILES:
+        state = textedit.read_text(Root.of_host(host), path.lstrip("/"), missing_ok=True)
+        for line in (state.text.splitlines() if state else ()):
+            match = _DEVFS_HEADER.match(line)
+            if match and match.group(2):
+                numbers[match.group(1)] = int(match.group(2))
+    return numbers
+
+
+def _numeric_devfs_ruleset(host, prisoner, params):
+    """``params`` with a ``devfs_ruleset`` *name* replaced by its number: jail(8) takes only an integer
+    (libjail's jailparam_import(): "non-integer value"), rc.d/devfs knows the names."""
+    value = dict(params).get("devfs_ruleset")
+    if value is None or isinstance(value, bool) or str(value).strip().isdigit():
+        return params
+    numbers = devfs_ruleset_numbers(host)
+    if not isinstance(value, str) or value not in numbers:
+        known = ", ".join(f"{n}={numbers[n]}" for n in sorted(numbers, key=numbers.get)) or "none"
+        raise ValidationError([
+            f"jailprov:prisoners:{prisoner.name}:params:devfs_ruleset (or jailprov:defaults:params:devfs_ruleset): "
+            f"{value!r} is neither a number nor a ruleset named in {' or '.join(DEVFS_RULES_FILES)}; jail(8) "
+            f"needs the ruleset's number (rulesets there: {known})"])
+    return [(k, numbers[value] if k == "devfs_ruleset" else v) for k, v in params]
 
 
 def _normal(value):
@@ -119,7 +155,7 @@ def _plan_jail_conf(host, cfg, prisoner, test):
     """Compute (and unless ``test`` apply) the jail.conf edits; returns ([EditResult], block_changed)."""
     root = Root.of_host(host)
     name = prisoner.name
-    params = block_params(cfg, prisoner)
+    params = _numeric_devfs_ruleset(host, prisoner, block_params(cfg, prisoner))
     edits, moves = [], []
     own = conf_d_path(cfg, name)
     if cfg.jail_conf_layout == "jail.conf.d":

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from salt_jail.core import hostconf, jailconf, model
-from salt_jail.core.errors import JailprovError
+from salt_jail.core.errors import JailprovError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hostconf"
@@ -269,3 +269,44 @@ def test_jails_of_a_non_default_jail_conf_start_at_boot(rehearsal_root, seed_pil
     assert boot.returncode == 0, boot.stderr
     assert [j["name"] for j in rehearsal.kernel(rehearsal_root).jails] == ["prisoner1", "prisoner2"]
     assert run(rehearsal_root, "service", "jail", "stop").returncode == 0
+
+
+# -- devfs_ruleset is a number in jail.conf ------------------------------------------------------------
+# jail(8) imports devfs_ruleset as an integer (lib/libjail jailparam_import(): "non-integer value"); the
+# names are rc.d/devfs's, from the [name=N] headers of /etc/defaults/devfs.rules and /etc/devfs.rules
+# (libexec/rc/rc.subr devfs_rulesets_from_file()).
+
+def _devfs_rules(root, own=None):
+    (root / "etc/defaults").mkdir(exist_ok=True)
+    (root / "etc/defaults/devfs.rules").write_text(
+        "# our own test copy\n[devfsrules_hide_all=1]\nadd hide\n\n[devfsrules_jail=4]\nadd include $devfsrules_hide_all\n")
+    if own is not None:
+        (root / "etc/devfs.rules").write_text(own)
+
+
+@pytest.mark.parametrize("name, own, number", [
+    ("devfsrules_jail", None, 4),
+    ("devfsrules_jail_custom", "[devfsrules_jail_custom=10]\nadd include $devfsrules_jail\n", 10),
+    ("devfsrules_jail", "  [devfsrules_jail=7]\n", 7),                  # /etc/devfs.rules is loaded last
+])
+def test_devfs_ruleset_name_is_written_as_its_number(root, seed_pillar, name, own, number):
+    _devfs_rules(root, own)
+    seed_pillar["jailprov"]["prisoners"]["prisoner1"]["params"] = {"devfs_ruleset": name}
+    hostconf.jail_conf(host_for(root), cfg_for(seed_pillar), "prisoner1")
+    block = jailconf.parse((root / "etc/jail.conf").read_text()).block("prisoner1")
+    assert [p.value for p in block if p.key == "devfs_ruleset"] == [[str(number)]]
+    assert not hostconf.jail_conf(host_for(root), cfg_for(seed_pillar), "prisoner1").changed
+
+
+def test_unknown_devfs_ruleset_name_is_refused_with_its_key(root, seed_pillar):
+    _devfs_rules(root)
+    seed_pillar["jailprov"]["prisoners"]["prisoner1"]["params"] = {"devfs_ruleset": "devfsrules_nosuch"}
+    before = (root / "etc/jail.conf").read_text()
+    with pytest.raises(ValidationError) as err:
+        hostconf.jail_conf(host_for(root), cfg_for(seed_pillar), "prisoner1", test=True)
+    message = str(err.value)
+    assert "jailprov:prisoners:prisoner1:params:devfs_ruleset" in message and "'devfsrules_nosuch'" in message
+    assert "devfsrules_hide_all=1, devfsrules_jail=4" in message
+    with pytest.raises(ValidationError):
+        hostconf.jail_conf(host_for(root), cfg_for(seed_pillar), "prisoner1")
+    assert (root / "etc/jail.conf").read_text() == before
