@@ -46,6 +46,7 @@ class Prisoner:
     params: dict = dataclasses.field(default_factory=dict)  # extra jail.conf params (name -> True/False/int/str/list)
     sysvipc: typing.Union[bool, str] = False                # False | True (new) | "inherit"
     absent: bool = False
+    resolvers: tuple = ()          # the prisoner's own nameservers (resolv.conf), instead of the host's
 
     @property
     def shortname(self):
@@ -131,7 +132,7 @@ TOP_KEYS = (
 HOST_KEYS = ("pw_range", "defaultpasswd", "rc_aliases", "rc_conf", "jail_list", "parallel_start", "resolv_conf")
 PRISONER_KEYS = (
     "jid", "ip4", "ip6", "hostname", "pw_range", "defaultpasswd", "timezone", "wall_cmos_clock",
-    "root_password", "params", "sysvipc", "absent",
+    "root_password", "params", "sysvipc", "absent", "resolvers",
 )
 # Keys a prisoner must set itself: they are unique per prisoner.
 UNIQUE_KEYS = ("jid", "ip4", "ip6", "hostname", "pw_range", "absent")
@@ -348,6 +349,26 @@ def _addresses(errs, path, value, version):
             continue
         out.append(str(addr))
     return tuple(out)
+
+
+def _resolvers(errs, path, value):
+    """Nameserver addresses (IPv4 or IPv6) for the prisoner's resolv.conf."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        errs.add(path, f"expected an address or a non-empty list of addresses, got {_type_name(value)}")
+        return ()
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(str(ipaddress.ip_address(item)) if isinstance(item, str) else None)
+        except ValueError:
+            out.append(None)
+        if out[-1] is None:
+            errs.add(f"{path}[{i}]" if not isinstance(value, str) else path,
+                     f"{item!r} is not an IPv4 or IPv6 address (a nameserver for the prisoner's resolv.conf)")
+    return tuple(a for a in out if a)
 
 
 def _hostname(errs, path, value):
@@ -598,6 +619,7 @@ def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False):
         params=params,
         sysvipc=_sysvipc(errs, f"{path}:sysvipc", merged.get("sysvipc")),
         absent=absent,
+        resolvers=_resolvers(errs, f"{path}:resolvers", merged.get("resolvers")),
     )
 
 

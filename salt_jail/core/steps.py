@@ -14,6 +14,7 @@ out of it.  Prisoner paths passed to commands are host paths (``prisoner.path``)
 :data:`STEPS` lists the prisoner steps in seed order for ``provision``.
 """
 
+import ipaddress
 import os
 import stat
 
@@ -143,7 +144,9 @@ def ensure_root(host, cfg, name, test=False):
 
 
 def resolv_conf(host, cfg, name, test=False):
-    """Step 3: the prisoner's ``etc/resolv.conf`` has the content and mode of the host's file."""
+    """Step 3: the prisoner's ``etc/resolv.conf`` has the content and mode of the host's file -- with its
+    ``nameserver`` lines replaced by the prisoner's ``resolvers`` when the pillar gives them.  A copied
+    loopback nameserver (a non-VNET prisoner cannot reach the host's) is warned about in the comment."""
     prisoner = _prisoner(cfg, name)
     root = _root(host, prisoner)
     source = cfg.host.resolv_conf
@@ -152,12 +155,61 @@ def resolv_conf(host, cfg, name, test=False):
         hint="step resolv_conf copies it into each prisoner; create it (resolvconf -u, or nameserver lines) "
              "or point jailprov:host:resolv_conf at another file",
     )
+    if prisoner.resolvers:
+        text = _with_nameservers(src.text, prisoner.resolvers)
+        note = f"the host's {source} with jailprov:prisoners:{name}:resolvers as nameservers"
+    else:
+        text, note = src.text, f"copied from the host's {source}"
     edit = textedit.edit(
-        root, "etc/resolv.conf",
-        lambda old: (src.text, "" if old == src.text else f"copied from the host's {source}"),
+        root, "etc/resolv.conf", lambda old: (text, "" if old == text else note),
         test=test, mode=src.mode, create=True,
     )
-    return _file_result(edit, test)
+    result = _file_result(edit, test)
+    loopback = [] if prisoner.resolvers or _vnet(prisoner) else _loopback_nameservers(text)
+    if loopback:
+        result.comment += (
+            f"; WARNING: {source} names the nameserver {loopback[0]}, the host's loopback (local_unbound?): "
+            f"inside prisoner {name} a loopback address is the prisoner's own first address (sys/kern/kern_jail.c, "
+            f"prison_remote_ip4()), where no resolver listens, so DNS fails there. Give it resolvers it can "
+            f"reach with jailprov:prisoners:{name}:resolvers (e.g. [192.168.11.1])")
+    return result
+
+
+def _nameserver_lines(text):
+    """``(index, address)`` of resolv.conf(5) ``nameserver`` lines (the keyword starts the line)."""
+    out = []
+    for index, line in enumerate(text.splitlines()):
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            out.append((index, words[1]))
+    return out
+
+
+def _with_nameservers(text, addresses):
+    """``text`` with its nameserver lines replaced by one per address, where the first one was."""
+    lines = text.splitlines()
+    found = [index for index, _ in _nameserver_lines(text)]
+    at = found[0] if found else len(lines)
+    kept = [line for index, line in enumerate(lines) if index not in found]
+    at -= sum(1 for index in found if index < at)
+    kept[at:at] = [f"nameserver {address}" for address in addresses]
+    return "\n".join(kept) + "\n"
+
+
+def _loopback_nameservers(text):
+    addresses = []
+    for _, address in _nameserver_lines(text):
+        try:
+            if ipaddress.ip_address(address.split("%", 1)[0]).is_loopback:
+                addresses.append(address)
+        except ValueError:
+            continue
+    return addresses
+
+
+def _vnet(prisoner):
+    """A VNET prisoner has a network stack, and a loopback, of its own."""
+    return prisoner.params.get("vnet") in (True, "new") or bool(getattr(prisoner, "vnet", False))
 
 
 def syslog_console(host, cfg, name, test=False):

@@ -180,6 +180,18 @@ def test_default_mirrors_follow_the_kind_of_build(seed_pillar, release, mirrors)
     assert model.from_pillar(seed_pillar).mirrors == mirrors
 
 
+def test_resolvers_key(seed_pillar):
+    _set(seed_pillar, "defaults:resolvers", ["192.168.11.1"])
+    _set(seed_pillar, "prisoners:prisoner2:resolvers", "2001:db8::53")
+    cfg = model.from_pillar(seed_pillar)
+    assert cfg.prisoners["prisoner1"].resolvers == ("192.168.11.1",)
+    assert cfg.prisoners["prisoner2"].resolvers == ("2001:db8::53",)
+    _set(seed_pillar, "prisoners:prisoner2:resolvers", ["192.168.11.1", "dns.example.org"])
+    assert errors_for(seed_pillar) == [
+        "jailprov:prisoners:prisoner2:resolvers[1]: 'dns.example.org' is not an IPv4 or IPv6 address "
+        "(a nameserver for the prisoner's resolv.conf)"]
+
+
 def test_absent_prisoners(seed_pillar):
     _set(seed_pillar, "absent", ["oldjail"])
     _set(seed_pillar, "prisoners:prisoner2:absent", True)
