@@ -706,16 +706,17 @@ def _plan_jail_conf(cfg, layers, notes):
     """rc.d/jail reads ``$jail_conf`` (etc/defaults/rc.conf: ``jail_conf="/etc/jail.conf"``) both for its own
     parse and for ``jail -f $jail_conf -c`` at boot: a pillar ``jail_conf`` elsewhere must be in rc.conf, or
     the jails start now (``jail -f PATH``) but not after a reboot.  An administrator's own different
-    ``jail_conf`` is refused rather than replaced."""
+    ``jail_conf`` is left alone, with a note: the jail.conf step refuses to write where rc.d/jail does not read."""
     current = layers.value("jail_conf", JAIL_DEFAULTS["jail_conf"])
     if posixpath.normpath(current) == cfg.jail_conf:
         return
     assigned = layers.effective("jail_conf")
     if assigned is not None and posixpath.normpath(current) != JAIL_DEFAULTS["jail_conf"]:
         path, assignment = assigned
-        raise JailprovError(f"{path}:{assignment.lineno}: jail_conf=\"{current}\", so rc.d/jail reads {current}, but "
-                            f"jailprov:jail_conf is {cfg.jail_conf}; set jailprov:jail_conf: {current} in the pillar "
-                            f"(or remove jail_conf from {path})")
+        notes.append(f"{path}:{assignment.lineno}: jail_conf=\"{current}\", so rc.d/jail reads {current}, but "
+                     f"jailprov:jail_conf is {cfg.jail_conf}: left alone; set jailprov:jail_conf: {current} in the "
+                     f"pillar (or remove jail_conf from {path})")
+        return
     layers.write("jail_conf", cfg.jail_conf, notes)
 
 

@@ -224,12 +224,15 @@ def test_default_jail_conf_adds_nothing_to_rc_conf(root, seed_pillar):
 def test_an_administrators_other_jail_conf_is_refused_not_replaced(root, seed_pillar):
     with open(root / "etc/rc.conf", "a") as fh:
         fh.write('jail_conf="/etc/jail.admin.conf"\n')
-    before = (root / "etc/rc.conf").read_text()
     cfg = cfg_for(seed_pillar, jail_conf="/usr/local/etc/jail.conf")
-    with pytest.raises(JailprovError, match=r"jail_conf=\"/etc/jail.admin.conf\".*jailprov:jail_conf is "
-                                            r"/usr/local/etc/jail.conf"):
-        hostconf.rc_conf(host_for(root), cfg)
-    assert (root / "etc/rc.conf").read_text() == before
+    result = hostconf.rc_conf(host_for(root), cfg)
+    assert 'jail_conf="/etc/jail.admin.conf", so rc.d/jail reads /etc/jail.admin.conf, but jailprov:jail_conf is ' \
+           '/usr/local/etc/jail.conf: left alone' in result.comment
+    assert 'jail_conf="/etc/jail.admin.conf"\n' in (root / "etc/rc.conf").read_text()
+    assert "/usr/local/etc/jail.conf" not in (root / "etc/rc.conf").read_text()
+    with pytest.raises(JailprovError, match="jailprov:jail_conf: /etc/jail.admin.conf"):
+        hostconf.jail_conf(host_for(root), cfg, "prisoner1")
+    assert not (root / "usr/local/etc/jail.conf").exists()
 
 
 def test_rc_conf_d_jail_on_a_host_without_rc_conf_d(root, seed_pillar):
