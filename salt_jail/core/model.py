@@ -439,6 +439,30 @@ def _params(errs, path, value):
     return out
 
 
+def _devfs_at_every_start(errs, path, params, own=None):
+    """The prisoner's block keeps ``mount.devfs``: jail(8) then mounts devfs (with devfs_ruleset, default 4)
+    at every start, the boot's ``service jail start`` included (usr.sbin/jail/jail.c, the mount.devfs step;
+    libexec/rc/rc.d/jail only runs jail -c).  A devfs mounted by hand is not mounted again after a reboot,
+    so dropping mount.devfs (false, or null to remove the default) is refused; unset, it is written."""
+    keys = [k for k in params if k in ("mount.devfs", "mount.nodevfs")]
+    if not keys:
+        params["mount.devfs"] = True
+    for key in keys:
+        value = params[key]
+        off = value is None or value is False or (
+            isinstance(value, (int, str)) and not isinstance(value, bool) and str(value).strip().lower() in ("0", "false"))
+        if key == "mount.nodevfs" and value is not None:
+            off = not off
+        if not off:
+            continue
+        where = f"{path}:params:{key}" if isinstance(own, dict) and key in own else _kp("defaults", "params", key)
+        message = (f"{value!r} drops mount.devfs from the prisoner's jail.conf block, so after a reboot rc.d/jail "
+                   "starts it with an empty /dev (a devfs mounted by hand is not mounted again); remove the key: "
+                   "jailprov writes mount.devfs, and jail(8) mounts devfs with devfs_ruleset at every start")
+        if f"{where}: {message}" not in errs.items:     # a default's error, once for all prisoners
+            errs.add(where, message)
+
+
 def _sysvipc(errs, path, value):
     if value is None:
         return False
@@ -591,6 +615,7 @@ def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False):
     merged.update({k: v for k, v in data.items() if k != "params"})
     params = dict(defaults.get("params") or {})
     params.update(_params(errs, f"{path}:params", data.get("params")))
+    _devfs_at_every_start(errs, path, params, own=data.get("params"))
     params = {k: v for k, v in params.items() if v is not None}
     if absent:
         # An absent prisoner only needs its name; whatever else is there must still be well-formed.

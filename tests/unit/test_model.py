@@ -192,6 +192,28 @@ def test_resolvers_key(seed_pillar):
         "(a nameserver for the prisoner's resolv.conf)"]
 
 
+# rc.d/jail starts prisoners at boot with jail -c only (libexec/rc/rc.d/jail); jail(8) mounts devfs when the
+# block says mount.devfs (usr.sbin/jail/jail.c, its mount.devfs step) -- a devfs mounted by hand never comes back.
+def test_mount_devfs_is_kept_in_every_block(seed_pillar):
+    del seed_pillar["jailprov"]["defaults"]["params"]["mount.devfs"]
+    cfg = model.from_pillar(seed_pillar)
+    assert all(p.params["mount.devfs"] is True for p in cfg.prisoners.values())
+
+
+@pytest.mark.parametrize("where, key, value", [
+    ("prisoners:prisoner1:params", "mount.devfs", False),
+    ("prisoners:prisoner1:params", "mount.devfs", None),
+    ("prisoners:prisoner1:params", "mount.devfs", "false"),
+    ("prisoners:prisoner1:params", "mount.nodevfs", True),
+    ("defaults:params", "mount.devfs", False),
+])
+def test_dropping_mount_devfs_is_refused_with_its_key(seed_pillar, where, key, value):
+    _set(seed_pillar, f"{where}:{key}", value)
+    errors = errors_for(seed_pillar)
+    mine = [e for e in errors if e.startswith(f"jailprov:{where}:{key}:")]
+    assert len(mine) == 1 and "empty /dev" in mine[0] and "every start" in mine[0]
+
+
 def test_absent_prisoners(seed_pillar):
     _set(seed_pillar, "absent", ["oldjail"])
     _set(seed_pillar, "prisoners:prisoner2:absent", True)
