@@ -25,5 +25,8 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
+	# nullfs mounts of thin prisoners are real read-only binds: unmount them first, deepest first
+	-[ -d demo-root ] && awk -v r="$(CURDIR)/demo-root" '$$5 == r || index($$5, r "/") == 1 {print $$5}' \
+		/proc/self/mountinfo | sort -r | xargs -r -n1 umount
 	-chattr -R -i -a demo-root 2>/dev/null  # the rehearsal's schg files are immutable
 	rm -rf $(VENV) demo-root

@@ -151,6 +151,7 @@ def wipe(root):
     files, instead of walking every prisoner's 20 000) and rm runs again."""
     if not root.exists():
         return
+    rehearsal.unmount_all(str(root))        # thin prisoners' nullfs mounts (real read-only binds), deepest first
     argv = ["rm", "-rf", "--one-file-system", str(root)]
     if subprocess.run(argv, capture_output=True, check=False).returncode != 0:
         rehearsal.clear_file_flags(str(root))

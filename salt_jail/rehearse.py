@@ -32,7 +32,10 @@ HOST_IPV4 = "192.168.11.30"
 
 
 def _clear_flags(path):
-    """Immutable files (the rehearsal's schg) cannot be removed until cleared."""
+    """Nullfs mounts (real read-only binds) must go first; immutable files (the rehearsal's schg) cannot be
+    removed until cleared."""
+    if path.exists():
+        rehearsal.unmount_all(str(path))
     if path.exists() and shutil.which("chattr"):
         subprocess.run(["chattr", "-R", "-i", "-a", str(path)], capture_output=True, check=False)
 

@@ -12,7 +12,7 @@ import os
 import posixpath
 import re
 
-from . import hostaddr, jailconf, lifecycle, rcconf, textedit
+from . import hostaddr, jailconf, lifecycle, rcconf, textedit, thin
 from .errors import JailprovError, ValidationError
 from .result import StepResult
 from .textedit import Root
@@ -36,6 +36,7 @@ def block_params(cfg, prisoner):
     if prisoner.sysvipc:
         mode = "inherit" if prisoner.sysvipc == "inherit" else "new"
         params += [(p, mode) for p in SYSVIPC_PARAMS if p not in prisoner.params]
+    params += thin.block_params(cfg, prisoner)
     params += list(prisoner.params.items())
     return params
 
@@ -200,6 +201,7 @@ def jail_conf(host, cfg, name, test=False):
     if prisoner is None or prisoner.absent:
         raise JailprovError(f"jailprov:prisoners: {name!r} is not a present prisoner of the pillar")
     _check_rc_jail_conf(host, cfg)
+    thin.refuse_conversion(host, cfg, prisoner)
     edits, block_changed = _plan_jail_conf(host, cfg, prisoner, test=True)
     changed = any(e.changed for e in edits)
     diff = "".join(e.diff for e in edits if e.changed)

@@ -228,7 +228,7 @@ def _check_below_jail_root(host, cfg, path):
 def list_jails(host, cfg):
     """One entry per pillar prisoner (running or stopped) and per other running jail.
 
-    Each entry is ``{name, jid, state: running|stopped, hostname, path, ipv4, ipv6, managed}``: from jls
+    Each entry is ``{name, jid, state: running|stopped, hostname, path, ipv4, ipv6, managed, type}``: from jls
     for a running jail, from the pillar for a stopped prisoner.  Prisoners come first, in pillar order,
     then the other running jails in jls order.
     """
@@ -244,6 +244,8 @@ def list_jails(host, cfg):
                             "ipv6": list(prisoner.ip6), "managed": True})
     managed = {p.name for p in cfg.present}
     entries += [_entry(jail, managed=False) for jail in running if jail["name"] not in managed]
+    for entry in entries:           # thick or thin (core/thin.py); None for a jail the pillar does not manage
+        entry["type"] = cfg.prisoners[entry["name"]].type if entry["managed"] else None
     return entries
 
 
@@ -662,7 +664,8 @@ def _config_removals(host, cfg, name, params, holders, own_files, test):
                                remove=[name])
     for path, new in plan.files.items():
         edits.append(textedit.edit(root, path.lstrip("/"), lambda old, new=new: (new, ""), test=test, create=True))
-    return edits
+    from . import thin  # pylint: disable=import-outside-toplevel  (thin builds on this module)
+    return edits + thin.fstab_removal(host, name, test=test)
 
 
 def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):

@@ -47,6 +47,7 @@ class Prisoner:
     sysvipc: typing.Union[bool, str] = False                # False | True (new) | "inherit"
     absent: bool = False
     resolvers: tuple = ()          # the prisoner's own nameservers (resolv.conf), instead of the host's
+    type: str = "thick"            # "thick": a full base of its own | "thin": shares a release tree (core/thin.py)
 
     @property
     def shortname(self):
@@ -79,6 +80,7 @@ class Config:
     host: HostConfig
     prisoners: dict                # name -> Prisoner, in pillar order (absent ones included, absent=True)
     absent: tuple                  # names to destroy (from jailprov:absent and prisoners marked absent)
+    releases_dir: str = ""         # host dir of the shared release trees of thin prisoners (core/thin.py)
 
     def prisoner(self, name):
         return self.prisoners[name]
@@ -113,6 +115,9 @@ def release_kind(release):
     """``snapshot`` for ALPHA, CURRENT and STABLE builds, ``release`` for RELEASE, RC and BETA builds."""
     return "snapshot" if re.search(r"-(ALPHA\d+|CURRENT|STABLE)$", release or "") else "release"
 
+PRISONER_TYPES = ("thick", "thin")
+#: Default of jailprov:releases_dir below jail_root: a prisoner name cannot start with '.' (_NAME_RE).
+RELEASES_DIR = ".releases"
 
 #: jail.conf parameters the model writes itself; pillar ``params`` must not set them.
 MANAGED_PARAMS = {
@@ -127,12 +132,12 @@ MANAGED_PARAMS = {
 
 TOP_KEYS = (
     "jail_root", "release", "arch", "mirror", "mirrors", "dists", "sha256", "cache_dir", "interface",
-    "jail_conf", "jail_conf_layout", "host", "defaults", "prisoners", "absent",
+    "jail_conf", "jail_conf_layout", "host", "defaults", "prisoners", "absent", "releases_dir",
 )
 HOST_KEYS = ("pw_range", "defaultpasswd", "rc_aliases", "rc_conf", "jail_list", "parallel_start", "resolv_conf")
 PRISONER_KEYS = (
     "jid", "ip4", "ip6", "hostname", "pw_range", "defaultpasswd", "timezone", "wall_cmos_clock",
-    "root_password", "params", "sysvipc", "absent", "resolvers",
+    "root_password", "params", "sysvipc", "absent", "resolvers", "type",
 )
 # Keys a prisoner must set itself: they are unique per prisoner.
 UNIQUE_KEYS = ("jid", "ip4", "ip6", "hostname", "pw_range", "absent")
@@ -477,6 +482,34 @@ def _sysvipc(errs, path, value):
     return False
 
 
+def _prisoner_type(errs, path, value, params):
+    if value is None:
+        return "thick"
+    if value not in PRISONER_TYPES:
+        errs.add(path, f"{value!r} is not a prisoner type (expected 'thick': a full base of its own, or 'thin': "
+                       "read-only nullfs mounts of one shared release tree)")
+        return "thick"
+    if value == "thin" and "mount.fstab" in params:
+        errs.add(path.rsplit(":", 1)[0] + ":params:mount.fstab",
+                 "a thin prisoner's mount.fstab is written by jailprov (/etc/fstab.<name>, its read-only "
+                 "release mounts); remove it, or use type: thick")
+    return value
+
+
+def _releases_dir(errs, value, jail_root, prisoners):
+    default = posixpath.join(jail_root, RELEASES_DIR) if jail_root else None
+    path = _abs_path(errs, _kp("releases_dir"), value, default)
+    if path is None or not jail_root:
+        return path or ""
+    if path in ("/", jail_root):
+        errs.add(_kp("releases_dir"), f"{path!r} must be a directory of its own (default {default})")
+    for p in prisoners:
+        if path == p.path or path.startswith(p.path + "/") or p.path.startswith(path + "/"):
+            errs.add(_kp("releases_dir"), f"{path!r} overlaps prisoner {p.name!r}'s root {p.path} (expected a "
+                                          f"place no prisoner name can take, such as the default {default})")
+    return path
+
+
 def _timezone(errs, path, value):
     if value is None:
         return None
@@ -645,6 +678,7 @@ def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False):
         sysvipc=_sysvipc(errs, f"{path}:sysvipc", merged.get("sysvipc")),
         absent=absent,
         resolvers=_resolvers(errs, f"{path}:resolvers", merged.get("resolvers")),
+        type=_prisoner_type(errs, f"{path}:type", merged.get("type"), params),
     )
 
 
@@ -761,6 +795,7 @@ def parse(data):
     sha256 = _sha256(errs, data.get("sha256"))
     cache_dir = _abs_path(errs, _kp("cache_dir"), data.get("cache_dir"), "/var/cache/jailprov")
     jail_conf = _abs_path(errs, _kp("jail_conf"), data.get("jail_conf"), "/etc/jail.conf")
+    releases_dir = _releases_dir(errs, data.get("releases_dir"), jail_root, prisoners.values())
     if errs.items:
         raise ValidationError(errs.items)
     return Config(
@@ -777,6 +812,7 @@ def parse(data):
         host=host,
         prisoners=prisoners,
         absent=tuple(n for n, p in prisoners.items() if p.absent),
+        releases_dir=releases_dir,
     )
 
 

@@ -1,13 +1,13 @@
 """The prisoner steps of the seed procedure in order, as one call (``jailprov.provision``)."""
 
-from . import lifecycle, release, steps
+from . import lifecycle, release, steps, thin
 from .errors import JailprovError, MissingError
 from .result import StepResult
 
 #: (step id, function) in the tutorial's order; ``base`` and ``devfs`` come from their own modules.
 ORDER = (
     steps.STEPS[:1]
-    + (("base", release.install_base),)
+    + (("base", release.install_base), ("fstab", thin.fstab))
     + steps.STEPS[1:6]
     + (("devfs", lifecycle.mount_devfs),)
     + steps.STEPS[6:]
@@ -26,6 +26,8 @@ def provision(host, cfg, name, test=False, fetcher=None, progress=None):
     """
     out = {"result": True, "steps": {}}
     for sid, fn in ORDER:
+        if sid == "fstab" and not thin.applies(cfg, name):
+            continue                        # thin prisoners only: their read-only release mounts
         kwargs = {"fetcher": fetcher, "progress": progress} if sid in _FETCHING else {}
         try:
             res = fn(host, cfg, name, test=test, **kwargs)

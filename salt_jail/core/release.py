@@ -745,7 +745,20 @@ def install_base(host, cfg, name, test=False, force=False, fetcher=None, progres
         raise ValidationError(f"no prisoner {name!r} in jailprov:prisoners")
     if prisoner.absent:
         raise ValidationError(f"prisoner {name!r} is marked absent in the pillar; not installing a base into it")
-    root, real = prisoner.path, host.path(prisoner.path)
+    from . import thin  # pylint: disable=import-outside-toplevel  (thin prisoners build on this module)
+    thin.refuse_conversion(host, cfg, prisoner)
+    if prisoner.type == "thin":
+        return thin.install_writable(host, cfg, name, test=test, force=force, fetcher=fetcher, progress=progress)
+    return install_tree(host, cfg, prisoner.path, name, test=test, force=force, fetcher=fetcher, progress=progress)
+
+
+def install_tree(host, cfg, root, name, test=False, force=False, fetcher=None, progress=None):
+    """Extract ``cfg.dists`` of ``cfg.release`` into the directory ``root`` (a host path), once.
+
+    The body of :func:`install_base` for any root: a thick prisoner's (``name`` is the prisoner) or the
+    shared release tree of thin prisoners (:mod:`.thin`; ``name`` labels it in progress events).
+    """
+    real = host.path(root)
     stamp = read_stamp(host, root)
     clear, why = _plan(host, cfg, root, real, stamp, force)
     if clear is None:

@@ -18,7 +18,7 @@ import ipaddress
 import os
 import stat
 
-from . import crontab, ownership, passwd, pwconf, syslogconf, textedit
+from . import crontab, ownership, passwd, pwconf, syslogconf, textedit, thin
 from . import hosts as hostsfile
 from .errors import CommandError, JailprovError, MissingError, ValidationError
 from .result import StepResult
@@ -330,7 +330,7 @@ def localtime(host, cfg, name, test=False):
     if prisoner.timezone is None:
         return StepResult(False, f"no timezone for prisoner {name}; {root.show('etc/localtime')} left alone")
     zone = f"usr/share/zoneinfo/{prisoner.timezone}"
-    if not textedit.is_regular_file(root, zone):
+    if not textedit.is_regular_file(thin.base_view(host, cfg, prisoner, root), zone):
         raise JailprovError(
             f"time zone {prisoner.timezone!r} is not installed in prisoner {name}: {root.show(zone)} does not "
             "exist inside the prisoner (check the name, e.g. Asia/Tokyo, and that base is installed)"

@@ -21,7 +21,7 @@ import os
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_jail.core import hostaddr, hostconf, lifecycle, model, provision as provisioning, release, steps
+from salt_jail.core import hostaddr, hostconf, lifecycle, model, provision as provisioning, release, steps, thin
 from salt_jail.core.errors import JailprovError, MissingError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 from salt_jail.core.result import StepResult
@@ -228,7 +228,8 @@ def list_():
     List the managed prisoners (running or stopped) and every other running jail.
 
     Read from ``jls -v --libxo json``; names are compared exactly. Each entry:
-    ``{name, jid, state: running|stopped, hostname, path, ipv4: [...], ipv6: [...], managed}``.
+    ``{name, jid, state: running|stopped, hostname, path, ipv4: [...], ipv6: [...], managed, type}`` (``type``:
+    thick or thin for a managed prisoner, None for another jail).
 
     CLI Example:
 
@@ -486,8 +487,9 @@ def root_password(name, test=False):
 
 def provision(name, test=False):
     """
-    Run the prisoner steps in the seed order (root, base, resolv_conf, syslog, crontab, hosts, pw_conf, devfs,
-    wall_cmos_clock, localtime, root_password) and return each step's result; stops at the first failure.
+    Run the prisoner steps in the seed order (root, base, [fstab: thin prisoners], resolv_conf, syslog, crontab,
+    hosts, pw_conf, devfs, wall_cmos_clock, localtime, root_password) and return each step's result; stops at the
+    first failure.
 
     CLI Example:
 
@@ -534,6 +536,58 @@ def install_base(name, test=False, force=False):
     """
     return _step(release.install_base, name, test, force=bool(force), fetcher=_salt_fetcher,
                  progress=_fire_progress)
+
+
+# ------------------------------------------------------------------------------------------------
+# Thin prisoners: the shared release tree and each prisoner's fstab
+# ------------------------------------------------------------------------------------------------
+def fstab(name, test=False):
+    """
+    A thin prisoner's ``/etc/fstab.NAME`` lists exactly its read-only nullfs mounts of the release tree, which
+    jail(8) mounts at every start (``mount.fstab`` in its jail.conf block). A running prisoner whose fstab changes
+    is stopped with the old one and started again; a running prisoner whose live mounts (``mount -p``) differ from
+    a correct fstab is reported with the restart it needs. Thick prisoners have none (no change).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.fstab web1 test=True
+    """
+    return _step(thin.fstab, name, test)
+
+
+def release_tree(test=False):
+    """
+    The release tree thin prisoners share (``releases_dir/RELEASE-ARCH-DISTS``) is extracted from the verified
+    cache and its writable part cut once. The first thin prisoner's base step does this too.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.release_tree test=True
+    """
+    return _call(thin.ensure_tree, _host(), _config(), test=bool(test), fetcher=_salt_fetcher,
+                 progress=_fire_progress).as_dict()
+
+
+def remove_release_tree(release=None, arch=None, dists=None, test=False):  # pylint: disable=redefined-outer-name
+    """
+    Remove a release tree of ``releases_dir`` (default: the pillar's release, arch and dists). Refused while any
+    jail uses it (mounted from it, or listed in its fstab, or a thin prisoner of the pillar); the refusal names
+    them.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.remove_release_tree release=14.1-RELEASE test=True
+    """
+    if isinstance(dists, str):
+        dists = [d for d in dists.replace("+", ",").split(",") if d]
+    return _call(thin.remove_tree, _host(), _config(), release_name=release, arch=arch, dists=dists,
+                 test=bool(test)).as_dict()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ statuses (each module of :mod:`salt_jail.rehearsal.tools` says what it follows a
 What is simulated, what is real:
 
 * jails, interface addresses, mounts, devfs rulesets and kern.securelevel live in the simulated kernel
-  (``<root>/.rehearsal/kernel.json``); nothing is mounted, no address is configured, no packet is sent;
+  (``<root>/.rehearsal/kernel.json``); no address is configured, no packet is sent; only nullfs mounts are
+  real (read-only bind mounts, :mod:`~salt_jail.rehearsal.nullfs`), and :func:`unmount_all` undoes them;
 * file flags are real where Linux can enforce them (``schg`` -> ``chattr +i``, see
   :mod:`~salt_jail.rehearsal.fileflags`), so a forgotten ``chflags -R 0`` makes ``rm`` fail;
 * commands run "inside" a jail (``jexec``, ``exec.start``) are real Linux processes with the jail's
@@ -26,13 +27,13 @@ what the product cannot (the securelevel, hosts answering ping) with :func:`set_
 import os
 import sys
 
-from . import cli, fileflags
+from . import cli, fileflags, nullfs
 from .simkernel import KernelView, initial_state
 from .scratch import Scratch
 
 __all__ = [
     "TOOLS", "add_remote_host", "clear_file_flags", "commands", "kernel", "nested_commands",
-    "set_securelevel", "setup",
+    "set_securelevel", "setup", "unmount_all",
 ]
 
 #: The FreeBSD tools the rehearsal host plays, by their FreeBSD names.
@@ -160,5 +161,20 @@ def add_remote_host(root, address, duplicating=False):
 
 
 def clear_file_flags(root):
-    """Drop the Linux immutable/append-only attributes below ``root`` so it can be removed (teardown)."""
+    """Release ``root`` for removal (teardown): unmount what is mounted below it (:func:`unmount_all`), then
+    drop the Linux immutable/append-only attributes."""
+    unmount_all(root)
     fileflags.clear_tree(Scratch(root).root)
+
+
+def unmount_all(root):
+    """Unmount every real mount below the scratch root ``root`` (the nullfs ones), deepest first, and drop
+    them from the simulated kernel's table; returns the real mount points unmounted."""
+    scratch = Scratch(root)
+    if not os.path.isdir(scratch.root):
+        return []
+    done = nullfs.unmount_all(scratch.root)
+    if done and os.path.exists(scratch.state_file):
+        with scratch.kernel() as current:
+            current.data["mounts"] = [m for m in current.mounts if m["fstype"] != "nullfs"]
+    return done

@@ -143,6 +143,32 @@ def base_installed(name, force=False):
     return _run_step(name, "install_base", name, force=force)
 
 
+def fstab(name):
+    """Step 2 of a thin prisoner, second half: its /etc/fstab.NAME lists exactly its read-only release mounts
+    (jail(8) mounts them at every start); live mounts that differ on a running prisoner fail with the restart
+    they need.
+
+    .. code-block:: yaml
+
+        jailprov-web1-fstab:
+          jailprov.fstab:
+            - name: web1
+    """
+    return _run_step(name, "fstab", name)
+
+
+def release_tree_absent(name="release", release=None, arch=None, dists=None):  # pylint: disable=redefined-outer-name
+    """A release tree of thin prisoners is removed (refused, naming them, while any jail uses it).
+
+    .. code-block:: yaml
+
+        jailprov-release-14.1-absent:
+          jailprov.release_tree_absent:
+            - release: 14.1-RELEASE
+    """
+    return _run_step(name, "remove_release_tree", release=release, arch=arch, dists=dists)
+
+
 def resolv_conf(name):
     """Step 3: the prisoner's /etc/resolv.conf equals the host's.
 

@@ -1,7 +1,8 @@
-{#- Per prisoner, the seed's steps in order. Each step requires the previous one of the same prisoner, so a
-    failure stops that prisoner's later steps and not the other prisoners'. #}
-{%- from tpldir ~ "/map.jinja" import present with context %}
-{%- set steps = [
+{#- Per prisoner, the seed's steps in order (a thin prisoner has one more after its base: its fstab of read-only
+    release mounts). Each step requires the previous one of the same prisoner, so a failure stops that prisoner's
+    later steps and not the other prisoners'. #}
+{%- from tpldir ~ "/map.jinja" import present, thin with context %}
+{%- set thick_steps = [
       ('root', 'prisoner_root'),
       ('base', 'base_installed'),
       ('resolv_conf', 'resolv_conf'),
@@ -18,6 +19,7 @@ include:
   - jail.validate
   - jail.release
 {%- for name in present %}
+{%-   set steps = thick_steps[:2] + [('fstab', 'fstab')] + thick_steps[2:] if name in thin else thick_steps %}
 {%-   for step, fun in steps %}
 
 jailprov-{{ name }}-{{ step }}:

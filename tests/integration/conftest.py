@@ -51,6 +51,9 @@ def salt_master(salt_factories, repo_dir, pillar_dir, master_files):
 def scratch_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("scratch")
     yield root
+    from salt_jail import rehearsal
+
+    rehearsal.unmount_all(str(root))        # thin prisoners' nullfs mounts are real (read-only binds)
     # Immutable (schg) files would make the tmp dir impossible to clean.
     if shutil.which("chattr"):
         import subprocess

@@ -113,9 +113,9 @@ def test_list_all_stopped(host, runner, cfg):
     runner.expect(JLS, jls())
     assert lifecycle.list_jails(host, cfg) == [
         {"name": "prisoner1", "jid": 1, "state": "stopped", "hostname": "bsd1.korodes.com",
-         "path": "/home/jail/prisoner1", "ipv4": ["192.168.11.31"], "ipv6": [], "managed": True},
+         "path": "/home/jail/prisoner1", "ipv4": ["192.168.11.31"], "ipv6": [], "managed": True, "type": "thick"},
         {"name": "prisoner2", "jid": 2, "state": "stopped", "hostname": "bsd2.korodes.com",
-         "path": "/home/jail/prisoner2", "ipv4": ["192.168.11.32"], "ipv6": [], "managed": True},
+         "path": "/home/jail/prisoner2", "ipv4": ["192.168.11.32"], "ipv6": [], "managed": True, "type": "thick"},
     ]
 
 
@@ -123,11 +123,11 @@ def test_list_names_compared_exactly(host, runner, cfg):
     """prisoner10 and prisoner are other jails, not prisoner1: no substring or prefix matching."""
     runner.expect(JLS, jls(("prisoner10", 7, "10.0.0.10"), ("prisoner", 8), ("prisoner2", 2, "192.168.11.32")))
     listed = lifecycle.list_jails(host, cfg)
-    assert [(e["name"], e["state"], e["jid"], e["managed"]) for e in listed] == [
-        ("prisoner1", "stopped", 1, True),
-        ("prisoner2", "running", 2, True),
-        ("prisoner10", "running", 7, False),
-        ("prisoner", "running", 8, False),
+    assert [(e["name"], e["state"], e["jid"], e["managed"], e["type"]) for e in listed] == [
+        ("prisoner1", "stopped", 1, True, "thick"),
+        ("prisoner2", "running", 2, True, "thick"),
+        ("prisoner10", "running", 7, False, None),
+        ("prisoner", "running", 8, False, None),
     ]
     assert listed[1]["hostname"] == "prisoner2.example"            # a running jail is shown as jls has it
     assert listed[2]["ipv4"] == ["10.0.0.10"]

@@ -1,9 +1,10 @@
 """mount(8) and umount(8) over the simulated mount table (sbin/mount/mount.c, sbin/umount/umount.c).
 
-Nothing is really mounted: the mount table lives in the simulated kernel, and a devfs, fdescfs or procfs
-mount point is made immutable while "mounted" (see :mod:`~salt_jail.rehearsal.fileflags`), so removing a
-jail tree that still has one fails as on FreeBSD.  A nullfs mount is recorded only: files written below
-its mount point stay in the mount point's directory.
+The mount table lives in the simulated kernel.  A devfs, fdescfs or procfs mount point is made immutable
+while "mounted" (see :mod:`~salt_jail.rehearsal.fileflags`), so removing a jail tree that still has one
+fails as on FreeBSD.  A nullfs mount is real: Linux's equivalent, a bind mount (read-only with ``-o ro``,
+:mod:`~salt_jail.rehearsal.nullfs`), so a write below a read-only one fails with EROFS and ``umount`` really
+unmounts it (``Device busy`` while in use).
 
 mount: ``mount [-t type] [-o options] special node`` for devfs (``-o ruleset=N``: an unloaded ruleset is
 created empty), nullfs (``-o ro``), fdescfs, procfs and tmpfs; ``mount -p`` prints the table in fstab(5)
@@ -22,7 +23,7 @@ something is mounted below it.  Not simulated: ``mount -a``/``-u``/``-F``/``-d``
 import errno
 import os
 
-from .. import fileflags
+from .. import fileflags, nullfs
 from ..bsdgetopt import BadOption, getopt
 from ..context import Exit
 
@@ -142,8 +143,14 @@ def mount_main(ctx, argv):
                 kernel.ruleset(int(ruleset), create=True)
             entry["ruleset"] = int(ruleset or 0)
         fileflags.sync(kernel, entry["node"], node_real)  # an i set by bsdtar comes back at unmount
+        if fstype == "nullfs":
+            try:
+                nullfs.mount(ctx.scratch.resolve(special)[1], node_real, readonly=entry["readonly"])
+            except OSError as error:
+                ctx.err(code, node_canonical, error)
         kernel.mount(entry)
-        fileflags.apply(kernel, entry["node"], node_real)
+        if fstype != "nullfs":              # the flags of what a nullfs shows are the lower file system's
+            fileflags.apply(kernel, entry["node"], node_real)
         if any(letter == "v" for letter, _ in opts):
             ctx.out(_fstab_line(entry) if fstab_style else _mount_line(entry))
     return 0
@@ -210,6 +217,14 @@ def umount_main(ctx, argv):
                 ctx.warn(f"unmount of {entry['node']} failed", errno.EBUSY)
                 status = 1
                 continue
+            if entry["fstype"] == "nullfs":
+                try:
+                    nullfs.unmount(ctx.scratch.real(entry["node"]))   # as mounted: never through a link
+                except OSError as error:
+                    if error.errno != errno.EINVAL:      # EINVAL: not mounted on the real host any more
+                        ctx.warn(f"unmount of {entry['node']} failed", error)
+                        status = 1
+                        continue
             kernel.unmount(entry)
             fileflags.apply(kernel, entry["node"], ctx.scratch.resolve(entry["node"])[1])
             if "v" in flags:
