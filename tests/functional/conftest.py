@@ -12,6 +12,9 @@ def scratch(tmp_path):
     root = tmp_path / "scratch"
     root.mkdir()
     yield root
+    from salt_jail import rehearsal
+
+    rehearsal.unmount_all(str(root))        # thin prisoners' nullfs mounts are real read-only binds
     subprocess.run(["chattr", "-R", "-i", "-a", str(root)], capture_output=True, check=False)
 
 
