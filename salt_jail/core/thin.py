@@ -531,10 +531,22 @@ def fstab(host, cfg, name, test=False):
     notes = []
     if running is not None:
         notes.append(lifecycle.stop(host, cfg, name).comment)
+        notes += _unmount_leftovers(host, prisoner)
     textedit.edit(root, rel, lambda _old: (text, ""), create=True, mode=0o644)
     if running is not None:
         notes.append(lifecycle.start(host, cfg, name).comment)
     return StepResult(True, f"{edit.shown} was changed" + (f"; {'; '.join(notes)}" if notes else ""), edit.diff)
+
+
+def _unmount_leftovers(host, prisoner):
+    """Unmount the nullfs mounts still below a thin prisoner's root once it is stopped (its old fstab, edited
+    by hand after it started, did not list them), deepest first; returns what was done, as sentences."""
+    done = []
+    for m in lifecycle._mounts_under(host, prisoner.path):  # pylint: disable=protected-access  (deepest first)
+        if m.fstype == "nullfs":
+            host.check(jailcmd.umount_argv(m.mountpoint), what=f"cannot unmount {m.mountpoint}")
+            done.append(f"unmounted {m.mountpoint}, which its old fstab did not list")
+    return done
 
 
 def fstab_removal(host, name, test=False):
