@@ -749,6 +749,8 @@ def main(argv=None):
                 site.close()
 
     lines = report(rec, ns)
+    import bench_thin  # pylint: disable=import-outside-toplevel  (issue 17's rows: bench/bench_thin.py)
+    lines += [""] + bench_thin.rows(ns, workdir, args.size)
     print("\n" + "\n".join(lines))
     duration = (time.monotonic() - started) / 60
     print(f"\n== {duration:.1f} min")

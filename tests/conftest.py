@@ -43,3 +43,15 @@ def seed_pillar_data():
 @pytest.fixture
 def seed_pillar(seed_pillar_data):
     return copy.deepcopy(seed_pillar_data)
+
+
+@pytest.fixture(scope="session")
+def small_release_url(tmp_path_factory):
+    """A local HTTP mirror (127.0.0.1) of the small synthetic 14.2-RELEASE amd64 base, for the session."""
+    from salt_jail.rehearsal import mirror
+
+    directory = tmp_path_factory.mktemp("small-release-mirror")
+    mirror.make_release(str(directory), release="14.2-RELEASE", arch="amd64", dists=("base",), size="small")
+    url, stop = mirror.serve(str(directory))
+    yield url
+    stop()

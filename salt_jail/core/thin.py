@@ -103,11 +103,7 @@ def block_params(cfg, prisoner):
 
 
 def _prisoner(cfg, name):
-    prisoner = cfg.prisoners.get(name)
-    if prisoner is None or prisoner.absent:
-        raise ValidationError(f"jailprov:prisoners: {name!r} is not a present prisoner of the pillar (known: "
-                              f"{', '.join(p.name for p in cfg.present) or 'none'})")
-    return prisoner
+    return lifecycle._managed(cfg, name)  # pylint: disable=protected-access  (the present prisoner, or an error)
 
 
 def applies(cfg, name):
@@ -637,6 +633,10 @@ def remove_tree(host, cfg, release_name=None, arch=None, dists=None, test=False)
     if users:
         raise JailprovError(f"refusing to remove release tree {tree.path}: it is used by {', '.join(users)} "
                             "(destroy those thin prisoners, or move them to another release, first)")
+    below = lifecycle._mounts_under(host, tree.path) if os.path.lexists(real) else []  # pylint: disable=protected-access
+    if below:
+        raise JailprovError(f"refusing to remove release tree {tree.path}: {below[0].mountpoint} is mounted below "
+                            "it; unmount it first")
     if test:
         return StepResult(True, f"release tree {tree.path} would be removed", data={"tree": tree.path})
     if os.path.lexists(real):

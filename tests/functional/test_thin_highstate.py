@@ -16,7 +16,7 @@ import pytest
 
 from salt_jail import rehearsal
 from salt_jail.core import jailcmd
-from salt_jail.rehearsal import mirror, nullfs
+from salt_jail.rehearsal import nullfs
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not nullfs.available(),
                                 reason="thin prisoners' nullfs mounts are bind mounts: needs root (CAP_SYS_ADMIN)")
@@ -24,13 +24,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not nullfs.available(),
 TREE = "/home/jail/.releases/14.2-RELEASE-amd64-base"
 
 
-@pytest.fixture(scope="module")
-def release_url(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("thin-mirror")
-    mirror.make_release(str(directory), release="14.2-RELEASE", arch="amd64", dists=("base",), size="small")
-    url, stop = mirror.serve(str(directory))
-    yield url
-    stop()
+@pytest.fixture
+def release_url(small_release_url):
+    return small_release_url
 
 
 @pytest.fixture

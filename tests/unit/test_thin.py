@@ -14,7 +14,7 @@ from salt_jail import rehearsal
 from salt_jail.core import hostconf, jailcmd, lifecycle, model, provision, release, thin
 from salt_jail.core.errors import JailprovError, MissingError, ValidationError
 from salt_jail.core.host import Host
-from salt_jail.rehearsal import mirror, nullfs
+from salt_jail.rehearsal import nullfs
 
 from .standins import run
 
@@ -121,13 +121,9 @@ def test_writable_archive_keeps_all_but_the_shared_dirs_contents(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # on a rehearsal host
 # ------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def release_url(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("thin-mirror")
-    mirror.make_release(str(directory), release="14.2-RELEASE", arch="amd64", dists=("base",), size="small")
-    url, stop = mirror.serve(str(directory))
-    yield url
-    stop()
+@pytest.fixture
+def release_url(small_release_url):
+    return small_release_url
 
 
 @pytest.fixture
