@@ -273,8 +273,17 @@ def test_stop_not_running(host, runner, cfg, running):
 
 def test_stop_failure(host, runner, cfg):
     runner.expect(JLS, jls(("prisoner1", 1))).expect(STOP1, stderr="jail: prisoner1: exec.stop failed\n", retcode=1)
+    runner.expect(JLS, jls(("prisoner1", 1)))                   # still running: the stop failed
     with pytest.raises(CommandError, match="cannot stop jail prisoner1: .* exec.stop failed"):
         lifecycle.stop(host, cfg, "prisoner1")
+
+
+def test_stop_that_removed_the_jail_then_failed_an_unmount_is_a_stop(host, runner, cfg):
+    """jail(8) goes on after the removal when an unmount fails (a mount already gone): the jail is stopped."""
+    said = "jail: prisoner1: mount.fstab: /home/jail/prisoner1/usr/share: not a mount point\n"
+    runner.expect(JLS, jls(("prisoner1", 1))).expect(STOP1, stderr=said, retcode=1).expect(JLS, jls())
+    result = lifecycle.stop(host, cfg, "prisoner1")
+    assert result.changed and "stopped" in result.comment and "not a mount point" in result.comment
 
 
 def test_stop_test_mode(host, runner, cfg):
