@@ -51,7 +51,10 @@ def small_release_url(tmp_path_factory):
     from salt_jail.rehearsal import mirror
 
     directory = tmp_path_factory.mktemp("small-release-mirror")
-    mirror.make_release(str(directory), release="14.2-RELEASE", arch="amd64", dists=("base",), size="small")
+    # a private generator cache: the default one is hard-linked into every mirror made on this machine, so a
+    # test elsewhere that rewrites a mirror's MANIFEST in place would change this one under us
+    mirror.make_release(str(directory), release="14.2-RELEASE", arch="amd64", dists=("base",), size="small",
+                        cache_dir=str(tmp_path_factory.mktemp("small-release-cache")))
     url, stop = mirror.serve(str(directory))
     yield url
     stop()
