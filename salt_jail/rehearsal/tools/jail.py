@@ -9,8 +9,8 @@ Command lines (FreeBSD 14.2)::
          path hostname ip[,...] command ...
     jail [-f conf_file] -e separator
 
-jail.conf is read with :func:`salt_jail.core.jailconf.effective_params` (files below the scratch root,
-``.include`` globs too).  A jail is started as jail(8) does it, step by step, with its messages:
+jail.conf is read with the rehearsal's own reader, :mod:`salt_jail.rehearsal.jailcfg` (jaillex.l,
+jailparse.y and config.c; files below the scratch root, ``.include`` globs too).  A jail is started as jail(8) does it, step by step, with its messages:
 ``exec.prepare``; an ``ifconfig IF inet ADDR netmask 255.255.255.255 alias`` per ``ip4.addr`` when
 ``interface`` is set or the address names one (``em0|10.0.0.5/24``), ``inet6 ADDR prefixlen 128`` for
 ``ip6.addr``; ``mount``/``mount.fstab`` lines (``mount -t TYPE [-o OPTS] SPECIAL NODE``); ``mount.devfs``
@@ -61,9 +61,7 @@ import re
 import subprocess
 import tempfile
 
-from ...core import jailconf
-from ...core.errors import JailprovError
-from .. import cli, sandbox
+from .. import cli, jailcfg, sandbox
 from ..bsdgetopt import BadOption, getopt
 from ..context import Exit, strerror
 from ..simkernel import JAIL_MAX, PARAMS, param_type, strip_no
@@ -155,7 +153,7 @@ class CfJail:
         self.persisting = False  # "persist" added by jail(8) for the commands (JF_PERSIST)
 
     def find(self, name):
-        return next((p for p in self.params if jailconf.equalopts(p.name, name)), None)
+        return next((p for p in self.params if jailcfg.equalopts(p.name, name)), None)
 
     def add(self, name, value=None):
         """config.c add_param() with PF_APPEND: a value adds to the list, no value empties it."""
@@ -197,7 +195,7 @@ class CfJail:
 
 
 def _internal(name):
-    return next((n for n in INTERNAL if jailconf.equalopts(n, name)), None)
+    return next((n for n in INTERNAL if jailcfg.equalopts(n, name)), None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -244,7 +242,7 @@ class Jail8:
             return False
 
     def reader(self, pattern):
-        """The ``read`` callback of :mod:`salt_jail.core.jailconf`: glob(3) below the scratch root."""
+        """The ``read`` callback of :func:`salt_jail.rehearsal.jailcfg.load`: glob(3) below the scratch root."""
         paths = ["/"]
         for part in [p for p in pattern.split("/") if p]:
             expanded = []
@@ -281,25 +279,16 @@ class Jail8:
                 self.ctx.err(1, cfname, error)
             filename = cfname if cfname.startswith("/") else canonical
         try:
-            doc = jailconf.parse(text, filename)
-            names = jailconf.defined_jails(doc, read=self.reader)
-        except JailprovError as error:
+            loaded = jailcfg.load(text, filename, self.reader)
+        except jailcfg.ConfigError as error:
             self.ctx.errx(1, str(error))
         jails = []
-        for name in names:
-            j = CfJail(name)
-            try:
-                for key, value in jailconf.effective_params(doc, name, read=self.reader).items():
-                    if value is True:
-                        j.params.append(Param(key, []))
-                    elif value is False:
-                        head, dot, last = key.rpartition(".")
-                        j.params.append(Param(f"{head}{dot}no{last}", []))
-                    else:
-                        j.params.append(Param(key, value))
-            except JailprovError as error:
-                self.ctx.warnx(str(error))
-                j.failed = True
+        for found in loaded:
+            j = CfJail(found.name)
+            j.params = [Param(name, values) for name, values in found.params]
+            for message in found.errors:
+                self.warnx(j, message)
+            j.failed = bool(found.errors)
             jails.append(j)
         return jails
 
@@ -333,7 +322,7 @@ class Jail8:
                 bad = True
         hostname = j.string("host.hostname")
         if (not (j.flags & STOP) or j.string("interface") is not None) and j.boolean("ip_hostname") and hostname:
-            j.params = [p for p in j.params if not jailconf.equalopts(p.name, "ip_hostname")]
+            j.params = [p for p in j.params if not jailcfg.equalopts(p.name, "ip_hostname")]
             addresses = self._lookup_host(hostname)
             if not addresses:
                 self.warnx(j, f"host.hostname {hostname}: hostname nor servname provided, or not known")
@@ -980,17 +969,17 @@ def _select(run, jails, target, docf, state, running):
         for j in jails:
             j.flags, j.wild = state, docf
         return list(jails)
-    if jailconf.wild_jail_name(target):
+    if jailcfg.wild_jail_name(target):
         if running:
             with run.ctx.scratch.kernel(write=False) as kernel:
-                found = [(k["name"], k["jid"]) for k in kernel.jails if jailconf.wild_jail_match(k["name"], target)]
+                found = [(k["name"], k["jid"]) for k in kernel.jails if jailcfg.wild_jail_match(k["name"], target)]
             selected = []
             for name, jid in found:
                 j = CfJail(name)
                 j.jid, j.flags, j.wild = jid, state, True
                 selected.append(j)
             return selected
-        selected = [j for j in jails if jailconf.wild_jail_match(j.name, target)]
+        selected = [j for j in jails if jailcfg.wild_jail_match(j.name, target)]
         for j in selected:
             j.flags, j.wild = state, True
         return selected
@@ -1108,7 +1097,7 @@ def main(ctx, argv):
             _usage(ctx)
         docf = not rflag and (cfname == "-" or run.exists(cfname))
         jails = run.load_config(cfname) if docf else []
-        run.note_remove = docf or len(args) > 1 or jailconf.wild_jail_name(args[0])
+        run.note_remove = docf or len(args) > 1 or jailcfg.wild_jail_name(args[0])
     elif len(args) > 1 or (len(args) == 1 and "=" in args[0]):
         if rflag:
             _usage(ctx)
