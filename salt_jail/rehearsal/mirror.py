@@ -9,9 +9,9 @@ the files the provisioning steps edit (``etc/syslog.conf`` with the FreeBSD 14 c
 ``./path`` and owned by root:wheel (uid/gid 0) as in a real base.txz.
 
 Files FreeBSD marks ``schg`` (:data:`SCHG_FILES`) carry a ``SCHILY.fflags=schg`` pax record, which is how
-bsdtar stores file flags.  GNU tar ignores the record (with a warning): Linux has no such flag.  The
-rehearsal ``tar`` stand-in restores the recorded flags itself (as ``chattr +i``); tests that run the
-system tar directly set them after extraction with ``chattr +i`` (what the rehearsal ``chflags`` does).
+bsdtar stores file flags.  The rehearsal's ``tar`` is bsdtar, which restores them on Linux as the immutable
+attribute (``chattr +i``); GNU tar ignores the record (with a warning), so tests that run it directly set
+the attribute after extraction.  ``etc/login.conf`` holds a ``default`` class whose ``path`` is the stock one.
 
 ``size="realistic"`` builds ≥ 20 000 entries and ≥ 150 MB extracted, with content that compresses about
 as well as a real base.txz, for the benchmarks.  Generation is deterministic (same arguments, same bytes,
@@ -29,6 +29,7 @@ import argparse
 import copy
 import dataclasses
 import functools
+import hashlib
 import http.server
 import io
 import lzma
@@ -41,10 +42,13 @@ import tarfile
 import tempfile
 import threading
 
-from ..core.release import ARCH_PATHS, sha256_file
 
 # Bump when the generated content changes, so cached trees are rebuilt.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
+
+# download.freebsd.org's release directory of each platform: <TARGET>/<TARGET_ARCH>.
+ARCH_PATHS = {"amd64": "amd64/amd64", "arm64": "arm64/aarch64", "i386": "i386/i386", "riscv64": "riscv/riscv64",
+              "armv7": "arm/armv7"}
 
 # All members share one mtime: 2024-12-03 00:00 UTC, the 14.2-RELEASE announcement date.
 MTIME = 1733184000
@@ -337,6 +341,19 @@ class _Content:
         return b"\x1f\x8b\x08\x00" + self.rng.randbytes(max(size - 4, 0))
 
 
+# login.conf(5): the default class with the stock path capability (what jexec -l and exec.clean set as PATH),
+# and root's class, which takes the rest from default (tc=).
+LOGIN_CONF = """# login class capabilities (synthetic)
+default:\\
+\t:path=/sbin /bin /usr/sbin /usr/bin /usr/local/sbin /usr/local/bin ~/bin:\\
+\t:umask=022:
+
+root:\\
+\t:ignorenologin:\\
+\t:tc=default:
+"""
+
+
 def _tzif(abbr, offset, posix):
     """A minimal valid TZif version 2 file for a zone with one fixed type and a POSIX TZ footer."""
     chars = abbr.encode() + b"\0"
@@ -372,6 +389,7 @@ def _base_tree(release, size, content):
     tree.file("etc/rc", RC)
     tree.file("etc/rc.shutdown", RC_SHUTDOWN)
     tree.file("etc/defaults/rc.conf", DEFAULTS_RC_CONF)
+    tree.file("etc/login.conf", LOGIN_CONF)
     tree.file("etc/motd.template", f"FreeBSD {release} (synthetic rehearsal base)\n")
     tree.symlink("etc/termcap", "/usr/share/misc/termcap")
     tree.file("usr/share/misc/termcap", content.text(2048))
@@ -481,6 +499,14 @@ def _write_txz(tree, path):
     return len(tree.members)
 
 
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def default_cache_dir():
     """Where generated releases are kept: ``$SALT_JAIL_MIRROR_CACHE`` or ``<tmp>/salt_jail-mirror``."""
     return os.environ.get("SALT_JAIL_MIRROR_CACHE") or os.path.join(tempfile.gettempdir(), "salt_jail-mirror")
@@ -496,7 +522,7 @@ def _generate(out_dir, release, arch, dists, size):
         count = _write_txz(tree, txz)
         desc, default = DIST_INFO[dist]
         distname = dist.replace("-", "_").replace(".", "_")
-        lines.append(f'{dist}.txz\t{sha256_file(txz)}\t{count}\t{distname}\t"{desc}"\t{default}\n')
+        lines.append(f'{dist}.txz\t{_sha256(txz)}\t{count}\t{distname}\t"{desc}"\t{default}\n')
     with open(os.path.join(out_dir, "MANIFEST"), "w", encoding="ascii") as fh:
         fh.writelines(lines)
 

@@ -22,16 +22,16 @@ Without them jailed commands fail with a clear message instead of running unconf
 """
 
 import ctypes
+import dataclasses
 import errno
 import functools
 import os
+import re
 import shutil
 import socket
 import struct
 import subprocess
 
-from ..core import passwd, textedit
-from ..core.errors import JailprovError
 from .scratch import BY_ENV, JID_ENV
 
 #: Where the host's own tools are looked up when a jailed command needs one.
@@ -164,15 +164,84 @@ def run(scratch, jail, argv, *, env, cwd, by, standins, stdin=None, stdout=None,
                           preexec_fn=enter, timeout=timeout, check=False).returncode
 
 
-def user_entry(scratch, view, name=None, uid=0):
-    """getpwnam(3)/getpwuid(3) in the master.passwd seen from host path ``view``: a
-    :class:`salt_jail.core.passwd.User`, or None (no such user, or no readable master.passwd)."""
+@dataclasses.dataclass(frozen=True)
+class PwEntry:
+    """The fields of struct passwd the stand-ins use, from one master.passwd(5) line."""
+
+    name: str
+    uid: int
+    gid: int
+    login_class: str
+    home: str
+    shell: str
+
+
+def _read_in(scratch, view, path):
+    """The text of ``path`` as seen from host path ``view`` (the jail's root), or None."""
     try:
-        state = textedit.read_text(textedit.Root(scratch.real(view), view), "etc/master.passwd", missing_ok=True)
-        users = passwd.parse_master_passwd(state.text) if state else []
-    except JailprovError:
+        with open(scratch.resolve(path, view=view)[1], encoding="utf-8", errors="surrogateescape") as fh:
+            return fh.read()
+    except OSError:
         return None
-    return next((u for u in users if (u.name == name if name is not None else u.uid == uid)), None)
+
+
+def user_entry(scratch, view, name=None, uid=0):
+    """getpwnam(3)/getpwuid(3) in the master.passwd seen from host path ``view``: a :class:`PwEntry`, or None
+    (no such user, or no readable master.passwd).  Lines pwd_mkdb(8) would not accept are skipped."""
+    for line in (_read_in(scratch, view, "/etc/master.passwd") or "").splitlines():
+        fields = line.split(":")
+        if line.startswith(("#", "+", "-")) or len(fields) != 10 or not (fields[2].isdigit() and fields[3].isdigit()):
+            continue
+        if (fields[0] == name) if name is not None else (int(fields[2]) == uid):
+            return PwEntry(fields[0], int(fields[2]), int(fields[3]), fields[4], fields[8], fields[9])
+    return None
+
+
+def _login_records(text):
+    """getcap(3) records of a login.conf(5): ``{name: [capability, ...]}`` (``\\``-newline continues)."""
+    records = {}
+    for line in re.sub(r"\\\n[ \t]*", "", text).splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        names, _, caps = line.partition(":")
+        fields = [cap.strip() for cap in caps.split(":") if cap.strip()]
+        for record_name in names.split("|"):
+            records.setdefault(record_name.strip(), fields)
+    return records
+
+
+def _capability(records, name, cap, depth=0):
+    """cgetstr(3): the first ``cap=value`` of record ``name``, ``tc=`` records read where they stand."""
+    for field in records.get(name, ()) if depth <= 32 else ():
+        if field.startswith(cap + "="):
+            return field[len(cap) + 1:]
+        if field == cap + "@":
+            return None
+        if field.startswith("tc="):
+            found = _capability(records, field[3:], cap, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def login_path(scratch, view, user):
+    """PATH as setusercontext(3) sets it with LOGIN_SETPATH (what ``jexec -l`` and ``exec.clean`` do after
+    starting from ``PATH=/bin:/usr/bin``): the ``path`` capability of the user's login class in the jail's
+    /etc/login.conf (lib/libutil login_cap.c login_getpwclass(): the class field, else ``root`` for uid 0,
+    falling back to ``default``; login_class.c substvar(): ``~`` is the home directory, ``$`` the user, and
+    the words are joined by ``:``).  None without a login.conf or a path there (PATH is then left alone);
+    a stock login.conf gives ``/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin:$HOME/bin``."""
+    text = _read_in(scratch, view, "/etc/login.conf")
+    if text is None:
+        return None
+    records = _login_records(text)
+    wanted = user.login_class or ("root" if user.uid == 0 else "default")
+    value = _capability(records, wanted if wanted in records else "default", "path")
+    if value is None:
+        return None
+    home = user.home.rstrip("/")
+    words = [home + word[1:] if word.startswith("~") else word for word in re.split(r"[ \t,]+", value) if word]
+    return ":".join(word.replace("$", user.name) for word in words)
 
 
 def start_confined(argv, *, root, env=None, cwd=None, stdin=None, stdout=None, stderr=None):

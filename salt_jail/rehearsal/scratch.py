@@ -22,7 +22,6 @@ import json
 import os
 import threading
 
-from ..core.host import Host
 from .simkernel import Kernel
 
 #: Directory of the rehearsal's own files, below the scratch root.
@@ -43,7 +42,6 @@ class Scratch:
 
     def __init__(self, root):
         self.root = os.path.realpath(root)
-        self.host = Host(root=self.root)
         self.dir = os.path.join(self.root, STATE_DIR)
         self.bindir = os.path.join(self.dir, "bin")
         self.tmpdir = os.path.join(self.dir, "tmp")
@@ -56,7 +54,9 @@ class Scratch:
     def real(self, host_path):
         """The real path of ``host_path`` by plain joining (no symlink handling): for the rehearsal's own
         files and for paths already resolved with :meth:`resolve`."""
-        return self.host.path(host_path)
+        if not host_path.startswith("/"):
+            raise ValueError(f"host path must be absolute: {host_path!r}")
+        return os.path.normpath(os.path.join(self.root, host_path.lstrip("/")))
 
     def resolve(self, path, view="/", follow=True):
         """Resolve ``path`` with chroot semantics inside ``view`` (a host path: ``/``, or a jail's path).

@@ -713,6 +713,8 @@ class Jail8:
                     env["TERM"] = os.environ["TERM"]
             env.update(USER=user.name, HOME=user.home, SHELL=user.shell or PATH_BSHELL)
             if clean:
+                # setusercontext(LOGIN_SETPATH): the PATH of the login class
+                env["PATH"] = sandbox.login_path(scratch, record["path"], user) or env["PATH"]
                 home = scratch.resolve(user.home, view=record["path"])[1]
                 if not os.path.isdir(home):
                     self.warnx(j, f"chdir {user.home}: {strerror(errno.ENOENT)}")

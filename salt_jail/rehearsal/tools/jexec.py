@@ -3,8 +3,9 @@
 ``jexec [-l] [-u username | -U username] jail [command ...]``.  The jail is a jid (taken as is, like
 jail_getid(); attaching to a jid with no jail fails with ``jexec: jail_attach(7): Invalid argument``) or a
 name (``jexec: jail "x" not found``).  The command runs in the jail root; with ``-l`` in a clean
-environment (``PATH=/bin:/usr/bin``, ``TERM`` kept, ``USER``/``HOME``/``SHELL`` of the user) from the user's
-home directory (``jexec: chdir: /root: No such file or directory`` when the jail has none).  ``-u`` names a
+environment (``TERM`` kept, ``USER``/``HOME``/``SHELL`` of the user, ``PATH`` the ``path`` of the user's
+login class in the jail's login.conf -- ``/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin:~/bin``
+in a stock one -- else ``/bin:/usr/bin``) from the user's home directory (``jexec: chdir: /root: No such file or directory`` when the jail has none).  ``-u`` names a
 user of the host's master.passwd, ``-U`` one of the jail's; the user only sets that environment (the
 command runs as root).  Without a command the user's shell runs with ``-i``.
 
@@ -74,6 +75,8 @@ def main(ctx, argv):
                 env["TERM"] = os.environ["TERM"]
         env.update(USER=user.name, HOME=user.home, SHELL=user.shell or "/bin/sh")
         if clean:
+            # setusercontext(LOGIN_SETPATH): the PATH of the login class
+            env["PATH"] = sandbox.login_path(ctx.scratch, jail["path"], user) or env["PATH"]
             home = ctx.scratch.resolve(user.home, view=jail["path"])[1]
             if not os.path.isdir(home):
                 ctx.err(1, f"chdir: {user.home}", errno.ENOENT)

@@ -21,9 +21,8 @@ than the password.
 import errno
 import os
 import secrets
+import tempfile
 
-from ...core import textedit
-from ...core.errors import JailprovError
 from ..bsdgetopt import getopt
 from ..context import Exit
 
@@ -122,8 +121,32 @@ def _find(lines, name, uid):
     return None
 
 
+def _read_master(etc):
+    """The text of master.passwd in the real directory ``etc`` (never through a symbolic link)."""
+    fd = os.open(os.path.join(etc, "master.passwd"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, encoding="utf-8", errors="surrogateescape") as fh:
+        return fh.read()
+
+
+def _write_master(etc, text):
+    """Replace master.passwd in ``etc`` atomically, keeping its mode and owner (as pw's pw_copy() and
+    pwd_mkdb's rename do)."""
+    path = os.path.join(etc, "master.passwd")
+    st = os.lstat(path)
+    fd, tmp = tempfile.mkstemp(prefix=".pw.", dir=etc)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def _etc(ctx, rootdir, etcdir):
-    """The :class:`textedit.Root` holding master.passwd, and its name in messages."""
+    """The real directory holding master.passwd, and its name in messages."""
     if rootdir is None and etcdir is None:
         directory = "/etc"
     else:
@@ -135,7 +158,7 @@ def _etc(ctx, rootdir, etcdir):
             ctx.errx(EX_OSFILE, f"`{directory}' not a directory")
         directory = canonical.rstrip("/") + "/etc" if rootdir is not None else canonical
     canonical, real = ctx.resolve(directory)
-    return textedit.Root(real, ctx.host_path(canonical)), ctx.host_path(canonical)
+    return real, ctx.host_path(canonical)
 
 
 def main(ctx, argv):
@@ -237,10 +260,9 @@ def _usermod(ctx, args, arg1, etc, shown_etc):
     if name is None and uid is None:
         ctx.errx(EX_DATAERR, "username or id required")
     try:
-        current = textedit.read_text(etc, "master.passwd")
-    except JailprovError:
-        ctx.err(EX_IOERR, f"{shown_etc}/master.passwd", errno.ENOENT)
-    lines = current.text.split("\n")
+        lines = _read_master(etc).split("\n")
+    except OSError as error:
+        ctx.err(EX_IOERR, f"{shown_etc}/master.passwd", error.errno)
     index = _find(lines, name, uid)
     if index is None:
         ctx.errx(EX_NOUSER, f"no such user `{name}'" if name is not None else f"no such uid `{uid}'")
@@ -256,9 +278,9 @@ def _usermod(ctx, args, arg1, etc, shown_etc):
         return 0
     lines[index] = ":".join(fields)
     try:
-        textedit.edit(etc, "master.passwd", lambda _: ("\n".join(lines), ""))
-    except JailprovError as error:
-        ctx.errx(EX_IOERR, f"passwd file update: {error}")
+        _write_master(etc, "\n".join(lines))
+    except OSError as error:
+        ctx.errx(EX_IOERR, f"passwd file update: {error.strerror}")
     ctx.scratch.log_nested(ctx.prog, ["pwd_mkdb", "-p", "-d", shown_etc, "-u", fields[0],
                                       f"{shown_etc}/master.passwd"], ran=False)
     return 0
@@ -280,10 +302,9 @@ def _usershow(ctx, args, arg1, etc, shown_etc):
         elif letter in ("P", "7", "F"):
             ctx.errx(EX_SOFTWARE, f"usershow -{letter} is not simulated by the rehearsal host")
     try:
-        text = textedit.read_text(etc, "master.passwd").text
-    except JailprovError:
-        ctx.err(EX_IOERR, f"{shown_etc}/master.passwd", errno.ENOENT)
-    lines = text.split("\n")
+        lines = _read_master(etc).split("\n")
+    except OSError as error:
+        ctx.err(EX_IOERR, f"{shown_etc}/master.passwd", error.errno)
     records = [line for line in lines if line and not line.startswith(("#", "+", "-"))]
     if show_all:
         ctx.out("".join(line + "\n" for line in records))
