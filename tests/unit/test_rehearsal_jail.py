@@ -126,6 +126,24 @@ def test_already_exists(root):
     assert (named.returncode, named.stderr) == (1, 'jail: "third" already exists\n')
 
 
+@pytest.mark.parametrize("first, second, clash", [
+    ("10.0.0.1", "10.0.0.1", False),                      # one address each: may be shared
+    ("10.0.0.1,10.0.0.2", "10.0.0.1", True),              # a single-address jail against a multi-address one
+    ("10.0.0.1", "10.0.0.1,10.0.0.3", True),
+    ("10.0.0.1,10.0.0.2", "10.0.0.3,10.0.0.4", False),    # nothing shared
+])
+def test_ip_clash_follows_the_kernel(root, first, second, clash):
+    """sys/kern/kern_jail.c prison_ip_conflict_check(): a jail's address may be another jail's only when both
+    have exactly one address (``if (tpr->pr_ip4 == NULL || (ip4s == 1 && tpr->pr_ip4s == 1)) continue;``)."""
+    assert jail(root, "-c", "name=one", "path=/home/jail/bad", "persist", f"ip4.addr={first}").returncode == 0
+    result = jail(root, "-c", "name=two", "path=/home/jail/bad", "persist", f"ip4.addr={second}")
+    if clash:
+        assert (result.returncode, result.stderr) == (1, "jail: IPv4 addresses clash\n")
+        assert [j["name"] for j in rehearsal.kernel(root).jails] == ["one"]
+    else:
+        assert result.returncode == 0, result.stderr
+
+
 def test_create_all_skips_running_jails_and_reports_failures(root):
     jail(root, "-f", "/etc/jail.conf", "-c", "prisoner1")
     result = jail(root, "-f", "/etc/jail.conf", "-c")
@@ -277,6 +295,35 @@ def test_jexec_runs_in_the_jail_uts_namespace(running):
     assert rehearsal.kernel(running).hostname == "jailer.example.org"
     login = run(running, "jexec", "-l", "web", "sh", "-c", 'echo "$USER $HOME $SHELL"; pwd')
     assert login.stdout.splitlines() == ["root /root /bin/sh", os.path.join(running, "home/jail/web/root")]
+
+
+# jexec.c and jail(8)'s exec.clean start from PATH=/bin:/usr/bin, then setusercontext(LOGIN_SETPATH) sets the
+# login class's path (lib/libutil login_class.c), "~" being the home directory: in a stock login.conf
+# /sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin:~/bin.
+OUR_LOGIN_CONF = ("# test login.conf\ndefault:\\\n\t:path=/sbin /bin /usr/sbin /usr/bin /usr/local/sbin "
+                  "/usr/local/bin ~/bin:\\\n\t:umask=022:\n\nroot:\\\n\t:ignorenologin:\\\n\t:tc=default:\n")
+STOCK_PATH = "/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin:/root/bin"
+
+
+def _jailed_path(root, *argv):
+    out = run(root, *argv, "sh", "-c", 'echo "$PATH"').stdout.strip()
+    return out.split(":", 1)[1]           # after the rehearsal's own stand-in directory
+
+
+def test_jexec_l_sets_the_login_class_path(running):
+    assert _jailed_path(running, "jexec", "-l", "web") == "/bin:/usr/bin"          # the jail has no login.conf
+    with open(os.path.join(running, "home/jail/web/etc/login.conf"), "w", encoding="utf-8") as fh:
+        fh.write(OUR_LOGIN_CONF)
+    assert _jailed_path(running, "jexec", "-l", "web") == STOCK_PATH
+
+
+def test_exec_clean_sets_the_login_class_path(root):
+    with open(os.path.join(root, "home/jail/prisoner1/etc/login.conf"), "w", encoding="utf-8") as fh:
+        fh.write(OUR_LOGIN_CONF)
+    with open(os.path.join(root, "home/jail/prisoner1/etc/rc"), "w", encoding="utf-8") as fh:
+        fh.write('#!/bin/sh\necho "$PATH" > path.txt\n')
+    assert jail(root, "-f", "/etc/jail.conf", "-c", "prisoner1").returncode == 0
+    assert read(root, "home/jail/prisoner1/root/path.txt").strip().split(":", 1)[1] == STOCK_PATH
 
 
 def test_ping_inside_a_jail_is_always_the_stand_in(running):

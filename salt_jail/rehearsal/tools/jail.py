@@ -436,10 +436,14 @@ class Jail8:
             raise _KernelError("new jail must persist or attach")
         for family in ("ip4", "ip6"):
             addresses = values.get(f"{family}.addr") or []
-            if len(addresses) > 1:
-                for other in kernel.jails:
-                    if set(addresses) & set(kernel.jail_param(other, f"{family}.addr")):
-                        raise _KernelError(f"IPv{family[-1]} addresses clash")
+            # sys/kern/kern_jail.c, prison_ip_conflict_check(): an address may be shared only when both jails
+            # have exactly one address; VNET jails have stacks of their own.
+            for other in kernel.jails if addresses else ():
+                theirs = kernel.jail_param(other, f"{family}.addr")
+                if not theirs or (len(addresses) == 1 and len(theirs) == 1) or kernel.jail_param(other, "vnet") == "new":
+                    continue
+                if set(addresses) & set(theirs):
+                    raise _KernelError(f"IPv{family[-1]} addresses clash")
             if f"{family}.addr" in values:
                 values.setdefault(family, "new" if addresses else "disable")
             else:
