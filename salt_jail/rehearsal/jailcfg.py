@@ -414,7 +414,7 @@ class _Parser:
                 name = filename.rsplit("/", 1)[0] + "/" + name
             if self.depth >= self.MAX_INCLUDE_DEPTH:
                 raise ConfigError(f"{name}: maximum {self.MAX_INCLUDE_DEPTH} nested includes")
-            found = self.read(name)
+            found = [(path, _bytes(content)) for path, content in self.read(_text(name))]
             if not found and not any(c in name for c in "*?["):
                 raise ConfigError(f"{name}: No such file or directory")
             saved = (self.lexer, self.tok)
@@ -518,7 +518,7 @@ def load(text, filename, read):
     ``[(path, text)]`` of the files an ``.include`` glob matches.  Returns the non-wildcard jails in file
     order as :class:`Jail`; raises :class:`ConfigError` for what makes jail(8) exit."""
     parser = _Parser(read)
-    parser.parse(text, filename)
+    parser.parse(_bytes(text), filename)
     wild = []
     real = []
     for seq, jail in enumerate(parser.jails, start=1):
@@ -542,8 +542,19 @@ def load(text, filename, read):
             for param in jail.params:
                 _add_param(jail, params, param, errors)
         _resolve(params, errors)
-        out.append(Jail(jail.name, [(p.name, [s.text for s in p.values]) for p in params if not p.var], errors))
+        out.append(Jail(_text(jail.name), [(_text(p.name), [_text(s.text) for s in p.values])
+                                           for p in params if not p.var], errors))
     return out
+
+
+def _bytes(text):
+    """jail(8) reads bytes: work on them, one character a byte (an escape like ``\\303`` makes a byte)."""
+    return text.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _text(chars):
+    """A C string of :func:`_bytes` characters back as text: it ends at the first NUL."""
+    return chars.split("\0", 1)[0].encode("latin-1").decode("utf-8", "surrogateescape")
 
 
 def _numeric(name):

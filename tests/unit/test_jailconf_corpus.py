@@ -1,9 +1,12 @@
 """jail.conf corpus tier: real-world files from ../shared/jailconf-corpus and FreeBSD's own examples.
 
-Every well-formed file parses, renders byte for byte, survives adding/replacing/removing a managed
-block with all foreign bytes kept, and evaluates for each of its jails; the two files SOURCES.md
-marks MALFORMED raise ParseError at the line that lacks its ';'.  Skipped when the shared
-directory is absent.
+Every well-formed file parses to statements that, written again from their parsed fields alone, parse to
+the same statements and parameters (a parser that understood nothing cannot pass: ``render()`` only
+returns the stored text); every file's jails have the parameters the rehearsal's independent reader of
+jail.conf (written from usr.sbin/jail's jaillex.l, jailparse.y and config.c) gives them; every file
+survives adding/replacing/removing a managed block with all foreign bytes kept; the two files SOURCES.md
+marks MALFORMED raise ParseError at the line that lacks its ';', and the rehearsal's reader refuses them
+too.  Skipped when the shared directory is absent.
 """
 
 import re
@@ -12,7 +15,10 @@ import pytest
 
 from salt_jail.core import jailconf
 from salt_jail.core.errors import JailprovError, ParseError
+from salt_jail.rehearsal import jailcfg
 from tests.conftest import shared_dir
+
+from .jailconf_roundtrip import canonical, product_params, shape, standin_params
 
 SHARED = shared_dir()
 CORPUS = SHARED / "jailconf-corpus" if SHARED else None
@@ -63,9 +69,29 @@ def test_corpus_is_complete():
 
 
 @pytest.mark.parametrize("name", WELL_FORMED)
-def test_parses_and_renders_byte_identical(name):
+def test_parsed_statements_round_trip(name):
+    """Written again from what was parsed (never from the stored text), the file parses to the same statements
+    and gives every jail the same parameters."""
     doc = jailconf.parse(text(name), name)
-    assert doc.render().encode("utf-8") == raw(name)
+    assert doc.statements
+    again = jailconf.parse(canonical(doc.statements), name)
+    assert shape(again.statements) == shape(doc.statements)
+    if name == MISSING_INCLUDE:
+        return
+    assert product_params(again.render(), name, reader(name)) == product_params(text(name), name, reader(name))
+
+
+@pytest.mark.parametrize("name", WELL_FORMED)
+def test_every_jail_has_the_parameters_jail8_would_give_it(name):
+    """The product's evaluation against the rehearsal's own reader of jail.conf (jaillex.l, jailparse.y,
+    config.c's load_config()): two readers written apart, one answer."""
+    if name == MISSING_INCLUDE:       # config.c include_config(): a file named without a glob must exist
+        with pytest.raises(jailcfg.ConfigError, match="/etc/jail.conf.d/JAILNAME.template: No such file"):
+            standin_params(text(name), name, reader(name))
+        return
+    product = product_params(text(name), name, reader(name))
+    assert sorted(product) == sorted(set(jailconf.parse(text(name)).jails() + (["www"] if name == SKHAL_HOST else [])))
+    assert product == standin_params(text(name), name, reader(name))
 
 
 @pytest.mark.parametrize("name", MALFORMED)
@@ -74,6 +100,10 @@ def test_malformed_files_raise_at_the_missing_semicolon(name):
         jailconf.parse(text(name), name)
     assert (info.value.filename, info.value.line) == (name, MALFORMED_LINES[name])
     assert "expected ';' after value" in info.value.message
+    # jail(8) refuses them too: yacc reports the token after the missing ';', on the next line.
+    with pytest.raises(jailcfg.ConfigError, match=rf"^{re.escape(name)} line {MALFORMED_LINES[name] + 1}: "
+                                                    r"\S+: syntax error$"):
+        jailcfg.load(text(name), name, reader(name))
 
 
 @pytest.mark.parametrize("name", WELL_FORMED)
@@ -169,7 +199,9 @@ def test_freebsd_examples(path):
             jailconf.parse(source, path.name)
         return
     doc = jailconf.parse(source, path.name)
-    assert doc.render() == source
     assert doc.jails()
+    assert shape(jailconf.parse(canonical(doc.statements)).statements) == shape(doc.statements)
+    params = product_params(source, path.name, lambda pattern: [])
+    assert params == standin_params(source, path.name, lambda pattern: [])
     for jail in doc.jails():
-        assert jailconf.effective_params(doc, jail)["name"] == [jail]
+        assert params[jail]["name"] == [jail]
