@@ -192,7 +192,8 @@ def test_404_of_a_snapshot_build_names_the_snapshot_mirror(tmp_path, monkeypatch
 
 
 def test_missing_dist_lists_the_names_jailprov_dists_takes(tmp_path):
-    """MANIFEST's 4th column is a distname (base_dbg); jailprov:dists takes the file stem (base-dbg)."""
+    """MANIFEST's 4th column is a distname (base_dbg: release/scripts/make-manifest.sh writes the stem with "-"
+    made "_"); jailprov:dists takes the file stem (base-dbg), as the mirror's file names do."""
     cfg = support.config(tmp_path, ["file:///nowhere"], dists=["lib32-dbg", "base"])
     cache = os.path.join(cfg.cache_dir, cfg.release, cfg.arch)
     os.makedirs(cache)
