@@ -28,6 +28,8 @@ FREEBSD_PATHS = {
     "tar": "/usr/bin/tar",
     "sysctl": "/sbin/sysctl",
     "xz": "/usr/bin/xz",
+    "zfs": "/sbin/zfs",
+    "zpool": "/sbin/zpool",
 }
 
 

@@ -566,10 +566,19 @@ def _other_file_systems(real_top):
     return found
 
 
-def _unmount_below(host, name, root, test):
-    """Unmount everything below ``root``, deepest first; refuse a mount on ``root`` itself."""
+def _not_dataset(mounts, dataset):
+    """``mounts`` without the prisoner's own dataset and its children (``zfs destroy -r`` takes them)."""
+    if not dataset:
+        return mounts
+    return [m for m in mounts if not (m.fstype == "zfs" and (m.device == dataset
+                                                             or m.device.startswith(dataset + "/")))]
+
+
+def _unmount_below(host, name, root, test, dataset=None):
+    """Unmount everything below ``root``, deepest first; refuse a mount on ``root`` itself (but the
+    prisoner's own ``dataset``, which ``zfs destroy`` unmounts)."""
     real_root = _real_host_path(host, root)
-    mounts = _mounts_under(host, root)
+    mounts = _not_dataset(_mounts_under(host, root), dataset)
     on_root = [m for m in mounts if m.mountpoint in (root, real_root)]
     if on_root:
         raise JailprovError(
@@ -579,7 +588,7 @@ def _unmount_below(host, name, root, test):
     if argvs and not test:
         for argv in argvs:
             host.check(argv, what=f"cannot unmount {argv[-1]} below the root of {name}")
-        left = _mounts_under(host, root)
+        left = _not_dataset(_mounts_under(host, root), dataset)
         if left:
             raise JailprovError(f"refusing to remove {root}: {', '.join(m.mountpoint for m in left)} is still "
                                 "mounted below it after unmounting")
@@ -713,7 +722,12 @@ def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
     has_tree = os.path.lexists(real_root)
     if has_tree and not os.path.isdir(real_root):
         raise JailprovError(f"refusing to destroy {name}: {root} is not a directory")
+    dataset = None
     if has_tree:
+        from . import zfsprov  # pylint: disable=import-outside-toplevel  (zfsprov uses this module)
+
+        dataset = zfsprov.destroy_target(host, cfg, name, root)
+    if has_tree and dataset is None:
         level = _securelevel(host)
         if level > 0:
             raise JailprovError(
@@ -737,19 +751,26 @@ def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
         _stop_one(host, cfg, name, running, test=False, conf=conf)
     if jail is not None and test:
         # jail -r unmounts what its configuration mounted; whatever is left then would be unmounted too.
-        unmounted = [m.mountpoint for m in _mounts_under(host, root)]
+        unmounted = [m.mountpoint for m in _not_dataset(_mounts_under(host, root), dataset)]
     else:
-        unmounted = _unmount_below(host, name, root, test)
+        unmounted = _unmount_below(host, name, root, test, dataset=dataset)
     if has_tree and not test:
-        _remove_tree(host, name, root)
+        if dataset:
+            zfsprov.destroy_dataset(host, name, dataset, root)
+        else:
+            _remove_tree(host, name, root)
     edits = [e for e in (planned if test else removals(test=False)) if e.changed] if exists else []
     actions = [f"stop jail {name} (jid {jail['jid']})"] if jail is not None else []
     actions += [f"unmount {path}" for path in unmounted]
-    actions += [f"clear the file flags below {root} and remove it"] if has_tree else []
+    if dataset:
+        actions.append(f"destroy dataset {dataset} and its snapshots (zfs destroy -r)")
+    elif has_tree:
+        actions.append(f"clear the file flags below {root} and remove it")
     actions += [f"edit {e.shown}" if e.new is not None else f"remove {e.shown}" for e in edits]
     if not actions:
         return StepResult(False, f"prisoner {name} is already absent")
     comment = (f"prisoner {name} would be destroyed: " if test else f"prisoner {name} destroyed: ") + "; ".join(actions)
     return StepResult(True, comment, diff="".join(e.diff for e in edits),
                       data={"stopped": jail is not None, "unmounted": unmounted,
-                            "removed": root if has_tree else None, "files": [e.shown for e in edits]})
+                            "removed": root if has_tree else None, "files": [e.shown for e in edits],
+                            **({"dataset": dataset} if dataset else {})})

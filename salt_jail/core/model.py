@@ -12,6 +12,7 @@ import posixpath
 import re
 import typing
 
+from . import zfs as zfskeys
 from .errors import ValidationError
 
 
@@ -48,6 +49,10 @@ class Prisoner:
     absent: bool = False
     resolvers: tuple = ()          # the prisoner's own nameservers (resolv.conf), instead of the host's
     type: str = "thick"            # "thick": a full base of its own | "thin": shares a release tree (core/thin.py)
+    storage: str = "directory"                              # directory | dataset | clone (core/zfs.py)
+    dataset: typing.Optional[str] = None                    # the prisoner's dataset (dataset/clone storage)
+    zfs_properties: dict = dataclasses.field(default_factory=dict)  # property -> value given to zfs set
+    snapshots: tuple = ()                                   # snapshot names that must exist
 
     @property
     def shortname(self):
@@ -81,6 +86,7 @@ class Config:
     prisoners: dict                # name -> Prisoner, in pillar order (absent ones included, absent=True)
     absent: tuple                  # names to destroy (from jailprov:absent and prisoners marked absent)
     releases_dir: str = ""         # host dir of the shared release trees of thin prisoners (core/thin.py)
+    zfs: typing.Optional[zfskeys.ZfsConfig] = None  # jailprov:zfs (the prisoners' parent dataset)
 
     def prisoner(self, name):
         return self.prisoners[name]
@@ -132,15 +138,16 @@ MANAGED_PARAMS = {
 
 TOP_KEYS = (
     "jail_root", "release", "arch", "mirror", "mirrors", "dists", "sha256", "cache_dir", "interface",
-    "jail_conf", "jail_conf_layout", "host", "defaults", "prisoners", "absent", "releases_dir",
+    "jail_conf", "jail_conf_layout", "host", "defaults", "prisoners", "absent", "releases_dir", "zfs",
 )
 HOST_KEYS = ("pw_range", "defaultpasswd", "rc_aliases", "rc_conf", "jail_list", "parallel_start", "resolv_conf")
 PRISONER_KEYS = (
     "jid", "ip4", "ip6", "hostname", "pw_range", "defaultpasswd", "timezone", "wall_cmos_clock",
-    "root_password", "params", "sysvipc", "absent", "resolvers", "type",
+    "root_password", "params", "sysvipc", "absent", "resolvers", "type", "storage", "dataset",
+    "zfs_properties", "snapshots",
 )
 # Keys a prisoner must set itself: they are unique per prisoner.
-UNIQUE_KEYS = ("jid", "ip4", "ip6", "hostname", "pw_range", "absent")
+UNIQUE_KEYS = ("jid", "ip4", "ip6", "hostname", "pw_range", "absent", "dataset")
 DEFAULT_KEYS = tuple(k for k in PRISONER_KEYS if k not in UNIQUE_KEYS)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
@@ -637,7 +644,7 @@ def _host(errs, value):
     )
 
 
-def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False):
+def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False, zfs_cfg=None):
     path = _kp("prisoners", name)
     data = _mapping(errs, path, raw)
     if data is None:
@@ -662,6 +669,7 @@ def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False):
         jid = None
     ip4 = _addresses(errs, f"{path}:ip4", data.get("ip4"), 4)
     ip6 = _addresses(errs, f"{path}:ip6", data.get("ip6"), 6)
+    storage, dataset, zfs_properties, snapshots = zfskeys.parse_prisoner(errs, path, name, data, defaults, zfs_cfg)
     return Prisoner(
         name=name,
         path=posixpath.join(jail_root, name) if jail_root else "",
@@ -679,6 +687,10 @@ def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False):
         absent=absent,
         resolvers=_resolvers(errs, f"{path}:resolvers", merged.get("resolvers")),
         type=_prisoner_type(errs, f"{path}:type", merged.get("type"), params),
+        storage=storage,
+        dataset=dataset,
+        zfs_properties=zfs_properties,
+        snapshots=snapshots,
     )
 
 
@@ -692,6 +704,8 @@ def _check_unique(errs, prisoners):
         keys += [("address", a, f"ip6[{i}]") for i, a in enumerate(p.ip6)]
         if p.hostname:
             keys.append(("hostname", p.hostname.lower(), "hostname"))
+        if p.dataset:
+            keys.append(("dataset", p.dataset, "dataset"))
         for kind, value, sub in keys:
             other = seen.get((kind, value))
             if other and other != p.name:
@@ -763,6 +777,10 @@ def parse(data):
     defaults = {k: v for k, v in defaults.items() if k in DEFAULT_KEYS}
     if "params" in defaults:
         defaults["params"] = _params(errs, _kp("defaults", "params"), defaults["params"])
+    if "zfs_properties" in defaults:
+        defaults["zfs_properties"] = zfskeys.parse_properties(errs, _kp("defaults", "zfs_properties"),
+                                                          defaults["zfs_properties"])
+    zfs_cfg = zfskeys.parse_zfs(errs, _kp("zfs"), data.get("zfs"))
 
     absent_raw = data.get("absent")
     absent_names = []
@@ -779,7 +797,7 @@ def parse(data):
     for name, raw in (raw_prisoners or {}).items():
         if not _prisoner_name(errs, _kp("prisoners", name), name):
             continue
-        p = _prisoner(errs, name, raw, defaults, jail_root, forced_absent=name in absent_names)
+        p = _prisoner(errs, name, raw, defaults, jail_root, forced_absent=name in absent_names, zfs_cfg=zfs_cfg)
         if p is not None:
             prisoners[name] = p
     for name in absent_names:
@@ -796,6 +814,7 @@ def parse(data):
     cache_dir = _abs_path(errs, _kp("cache_dir"), data.get("cache_dir"), "/var/cache/jailprov")
     jail_conf = _abs_path(errs, _kp("jail_conf"), data.get("jail_conf"), "/etc/jail.conf")
     releases_dir = _releases_dir(errs, data.get("releases_dir"), jail_root, prisoners.values())
+    zfskeys.check_combinations(errs, _kp, zfs_cfg, jail_root, releases_dir, prisoners.values())
     if errs.items:
         raise ValidationError(errs.items)
     return Config(
@@ -813,6 +832,7 @@ def parse(data):
         prisoners=prisoners,
         absent=tuple(n for n, p in prisoners.items() if p.absent),
         releases_dir=releases_dir,
+        zfs=zfs_cfg,
     )
 
 

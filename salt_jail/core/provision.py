@@ -1,20 +1,23 @@
 """The prisoner steps of the seed procedure in order, as one call (``jailprov.provision``)."""
 
-from . import lifecycle, release, steps, thin
+from . import lifecycle, release, steps, thin, zfsprov
 from .errors import JailprovError, MissingError
 from .result import StepResult
 
-#: (step id, function) in the tutorial's order; ``base`` and ``devfs`` come from their own modules.
+#: (step id, function) in the tutorial's order; ``base`` and ``devfs`` come from their own modules, ``dataset``
+#: (first) and ``snapshots`` (last) from zfsprov: no change for a prisoner stored in a directory.
 ORDER = (
-    steps.STEPS[:1]
+    (("dataset", zfsprov.provision_dataset),)
+    + steps.STEPS[:1]
     + (("base", release.install_base), ("fstab", thin.fstab))
     + steps.STEPS[1:6]
     + (("devfs", lifecycle.mount_devfs),)
     + steps.STEPS[6:]
+    + (("snapshots", zfsprov.declared_snapshots),)
 )
 
 #: Steps that take the release fetcher and progress callback.
-_FETCHING = {"base"}
+_FETCHING = {"base", "dataset"}
 
 
 def provision(host, cfg, name, test=False, fetcher=None, progress=None):

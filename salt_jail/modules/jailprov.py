@@ -21,7 +21,7 @@ import os
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_jail.core import hostaddr, hostconf, lifecycle, model, provision as provisioning, release, steps, thin
+from salt_jail.core import hostaddr, hostconf, lifecycle, model, provision as provisioning, release, steps, thin, zfsprov
 from salt_jail.core.errors import JailprovError, MissingError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 from salt_jail.core.result import StepResult
@@ -689,3 +689,111 @@ def destroy(name, test=False, force=False, destroy_unmanaged=None):
     cfg = _config()
     return _call(lifecycle.destroy, _host(), cfg, name, test=bool(test), force=bool(force),
                  destroy_unmanaged=destroy_unmanaged).as_dict()
+
+
+# ------------------------------------------------------------------------------------------------
+# ZFS prisoners (storage: dataset | clone; salt_jail.core.zfsprov)
+# ------------------------------------------------------------------------------------------------
+def zfs_host(test=False):
+    """
+    The prisoners' parent dataset (``jailprov:zfs:dataset``) is mounted on ``jail_root``, and, when a prisoner
+    is a clone, the release dataset holds the verified release with its snapshot (named after the archives'
+    digests: made once, never again).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.zfs_host test=True
+    """
+    return _call(zfsprov.host_datasets, _host(), _config(), test=bool(test), fetcher=_salt_fetcher,
+                 progress=_fire_progress).as_dict()
+
+
+def dataset(name, test=False):
+    """
+    The prisoner's root is its dataset (``storage: dataset``) or a clone of the release snapshot (``storage:
+    clone``, ``zfs clone -p``), mounted on its path, with the pillar's ``zfs_properties`` set locally.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.dataset web1 test=True
+    """
+    return _step(zfsprov.dataset, name, test, fetcher=_salt_fetcher, progress=_fire_progress)
+
+
+def snapshots(name, test=False):
+    """
+    The prisoner's declared ``snapshots`` exist (each taken once).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.snapshots web1
+    """
+    return _step(zfsprov.declared_snapshots, name, test)
+
+
+def snapshot(name, snapshot, test=False):  # pylint: disable=redefined-outer-name
+    """
+    Take snapshot ``snapshot`` of the prisoner's dataset (no change when it exists).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.snapshot web1 before-upgrade
+    """
+    cfg = _config()
+    _prisoner_names(cfg, name)
+    return _call(zfsprov.snapshot, _host(), cfg, name, str(snapshot), test=bool(test)).as_dict()
+
+
+def list_snapshots(name):
+    """
+    The prisoner's snapshots, oldest first: ``[{name, snapshot, creation, used, referenced}]``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.list_snapshots web1
+    """
+    cfg = _config()
+    _prisoner_names(cfg, name)
+    return _call(zfsprov.list_snapshots, _host(), cfg, name)
+
+
+def rollback(name, snapshot, destroy_later=False, test=False):  # pylint: disable=redefined-outer-name
+    """
+    Roll the prisoner back to ``snapshot``: stop it if it runs, ``zfs rollback``, start it again. Refused while
+    newer snapshots exist unless ``destroy_later=True`` (they are destroyed), and while newer snapshots have
+    clones.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.rollback web1 before-upgrade
+        salt '*' jailprov.rollback web1 before-upgrade destroy_later=True
+    """
+    cfg = _config()
+    _prisoner_names(cfg, name)
+    return _call(zfsprov.rollback, _host(), cfg, name, str(snapshot), test=bool(test),
+                 destroy_later=bool(destroy_later)).as_dict()
+
+
+def destroy_release(test=False):
+    """
+    Destroy the pillar's release dataset and its snapshot; refused (naming them) while clones depend on it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.destroy_release test=True
+    """
+    return _call(zfsprov.destroy_release, _host(), _config(), test=bool(test)).as_dict()

@@ -27,6 +27,8 @@ TOOLS = {
     "sysctl": ("sysctl", "main"),
     "tar": ("tar", "main"),
     "umount": ("mount", "umount_main"),
+    "zfs": ("zfs", "zfs_main"),
+    "zpool": ("zfs", "zpool_main"),
 }
 
 

@@ -368,3 +368,77 @@ def unmanaged_reported(name="host"):
     ret["comment"] = (f"Unmanaged jails left alone: {', '.join(names)}" if names
                       else "No unmanaged jails on this host")
     return ret
+
+
+def zfs_host(name="zfs"):
+    """ZFS (once per minion): the prisoners' parent dataset on jail_root and, for clone prisoners, the release
+    dataset with its snapshot.
+
+    .. code-block:: yaml
+
+        jailprov-zfs:
+          jailprov.zfs_host
+    """
+    return _run_step(name, "zfs_host")
+
+
+def dataset_present(name):
+    """The prisoner's root is its own dataset or a clone of the release snapshot, with the pillar's properties.
+
+    .. code-block:: yaml
+
+        jailprov-web1-dataset:
+          jailprov.dataset_present:
+            - name: web1
+    """
+    return _run_step(name, "dataset", name)
+
+
+def snapshots_present(name):
+    """The prisoner's declared snapshots exist.
+
+    .. code-block:: yaml
+
+        jailprov-web1-snapshots:
+          jailprov.snapshots_present:
+            - name: web1
+    """
+    return _run_step(name, "snapshots", name)
+
+
+def snapshot_present(name, snapshot):
+    """Snapshot ``snapshot`` of the prisoner's dataset exists.
+
+    .. code-block:: yaml
+
+        jailprov-web1-before-upgrade:
+          jailprov.snapshot_present:
+            - name: web1
+            - snapshot: before-upgrade
+    """
+    return _run_step(name, "snapshot", name, snapshot)
+
+
+def rolled_back(name, snapshot, destroy_later=False):
+    """Roll the prisoner back to ``snapshot`` (stopped first, started again). Every run rolls back: use it in an
+    orchestration or with ``onchanges``, not in a highstate.
+
+    .. code-block:: yaml
+
+        jailprov-web1-rollback:
+          jailprov.rolled_back:
+            - name: web1
+            - snapshot: before-upgrade
+    """
+    return _run_step(name, "rollback", name, snapshot, destroy_later=destroy_later)
+
+
+def release_absent(name="release"):
+    """The pillar's release dataset is destroyed — refused, naming them, while clones depend on its snapshot.
+
+    .. code-block:: yaml
+
+        jailprov-release-absent:
+          jailprov.release_absent
+    """
+    return _run_step(name, "destroy_release")

@@ -1,7 +1,8 @@
 {#- Per prisoner, the seed's steps in order (a thin prisoner has one more after its base: its fstab of read-only
-    release mounts). Each step requires the previous one of the same prisoner, so a failure stops that prisoner's
-    later steps and not the other prisoners'. #}
-{%- from tpldir ~ "/map.jinja" import present, thin with context %}
+    release mounts; with jailprov:zfs every prisoner's dataset or clone comes first and its declared snapshots
+    last). Each step requires the previous one of the same prisoner, so a failure stops that prisoner's later
+    steps and not the other prisoners'. #}
+{%- from tpldir ~ "/map.jinja" import present, thin, jailprov with context %}
 {%- set thick_steps = [
       ('root', 'prisoner_root'),
       ('base', 'base_installed'),
@@ -15,11 +16,15 @@
       ('localtime', 'localtime'),
       ('root_password', 'root_password'),
    ] %}
+{%- set zfs = jailprov is mapping and jailprov.get('zfs') %}
 include:
   - jail.validate
   - jail.release
 {%- for name in present %}
 {%-   set steps = thick_steps[:2] + [('fstab', 'fstab')] + thick_steps[2:] if name in thin else thick_steps %}
+{%-   if zfs %}
+{%-     set steps = [('dataset', 'dataset_present')] + steps + [('snapshots', 'snapshots_present')] %}
+{%-   endif %}
 {%-   for step, fun in steps %}
 
 jailprov-{{ name }}-{{ step }}:
@@ -33,6 +38,9 @@ jailprov-{{ name }}-{{ step }}:
 {%-     endif %}
 {%-     if step == 'base' %}
       - jailprov: jailprov-release
+{%-     endif %}
+{%-     if step == 'dataset' %}
+      - jailprov: jailprov-zfs
 {%-     endif %}
 {%-   endfor %}
 {%- endfor %}

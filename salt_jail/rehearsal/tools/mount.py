@@ -34,7 +34,8 @@ UMOUNT_USAGE = ("usage: umount [-fNnv] special ... | node ... | fsid ...\n"
                 "       umount -a | -A [-F fstab] [-fnv] [-h host] [-t type]\n")
 EX_SOFTWARE = 70
 #: Filesystem types the rehearsal can mount, and the visible flags prmount() shows for each.
-FILESYSTEMS = {"devfs": [], "fdescfs": [], "nullfs": ["local"], "procfs": ["local"], "tmpfs": ["local"]}
+FILESYSTEMS = {"devfs": [], "fdescfs": [], "nullfs": ["local"], "procfs": ["local"], "tmpfs": ["local"],
+               "zfs": ["local", "nfsv4acls"]}  # zfs: listed only (the zfs stand-in mounts datasets)
 
 
 def _type_matches(fstype, typelist):
