@@ -20,6 +20,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 
 #: The pools a rehearsal host has (FreeBSD's installer names its pool zroot).
 DEFAULT_POOLS = ("zroot",)
@@ -119,17 +120,25 @@ class Pools:
         if not data:
             return []
         zpool = real_tool("zpool")
-        done = []
+        done, failed = [], []
         for name, info in data.items():
-            proc = subprocess.run([zpool, "destroy", "-f", info["real"]], capture_output=True, text=True,
-                                  check=False)
-            if proc.returncode != 0 and "no such pool" not in (proc.stderr + proc.stdout):
-                raise RuntimeError(f"cannot destroy rehearsal pool {info['real']}: {proc.stderr.strip()}")
+            for attempt in range(20):     # zfs-fuse answers "pool is busy" for a moment after a busy spell
+                proc = subprocess.run([zpool, "destroy", "-f", info["real"]], capture_output=True, text=True,
+                                      check=False)
+                output = proc.stderr + proc.stdout
+                if proc.returncode == 0 or "no such pool" in output or "is busy" not in output:
+                    break
+                time.sleep(0.05 * (attempt + 1))
+            if proc.returncode != 0 and "no such pool" not in output:
+                failed.append(f"{info['real']}: {output.strip()}")
+                continue
             try:
                 os.unlink(info["file"])
             except FileNotFoundError:
                 pass
             done.append(info["real"])
+        if failed:
+            raise RuntimeError("cannot destroy rehearsal pools: " + "; ".join(failed))
         os.unlink(self.file)
         return done
 

@@ -1,0 +1,169 @@
+"""ZFS prisoners, the pure part: pillar validation with key paths, values as zfs get -Hp prints them, the stable
+release snapshot name, argv builders and parsers."""
+
+import copy
+
+import pytest
+
+from salt_jail.core import model, zfs
+from salt_jail.core.errors import ValidationError
+
+
+def zfs_pillar(seed, **prisoner1):
+    data = copy.deepcopy(seed["jailprov"])
+    data["zfs"] = {"dataset": "zroot/jails"}
+    data["prisoners"]["prisoner1"].update(prisoner1)
+    return data
+
+
+def errors(data):
+    with pytest.raises(ValidationError) as info:
+        model.parse(data)
+    return info.value.errors
+
+
+def test_seed_pillar_is_directory_storage(seed_pillar):
+    cfg = model.from_pillar(seed_pillar)
+    assert cfg.zfs is None
+    assert {p.storage for p in cfg.present} == {"directory"}
+    assert all(p.dataset is None and p.snapshots == () and p.zfs_properties == {} for p in cfg.present)
+
+
+def test_dataset_and_clone_prisoners(seed_pillar):
+    data = zfs_pillar(seed_pillar, storage="dataset", zfs_properties={"refquota": "10G", "atime": False},
+                      snapshots=["before-upgrade", "before-upgrade"])
+    data["defaults"]["storage"] = "clone"
+    data["defaults"]["zfs_properties"] = {"compression": "gzip", "atime": True}
+    cfg = model.parse(data)
+    one, two = cfg.prisoner("prisoner1"), cfg.prisoner("prisoner2")
+    assert cfg.zfs.dataset == "zroot/jails" and cfg.zfs.releases == "zroot/jails/.releases"
+    assert (one.storage, one.dataset, one.snapshots) == ("dataset", "zroot/jails/prisoner1", ("before-upgrade",))
+    assert one.zfs_properties == {"compression": "gzip", "atime": "off", "refquota": "10G"}
+    assert (two.storage, two.dataset, two.zfs_properties) == ("clone", "zroot/jails/prisoner2",
+                                                              {"compression": "gzip", "atime": "on"})
+    assert zfs.release_dataset(cfg) == "zroot/jails/.releases/14.2-RELEASE_amd64_base"
+
+
+def test_null_removes_a_default_property(seed_pillar):
+    data = zfs_pillar(seed_pillar, storage="dataset", zfs_properties={"compression": None})
+    data["defaults"]["zfs_properties"] = {"compression": "gzip"}
+    assert model.parse(data).prisoner("prisoner1").zfs_properties == {}
+
+
+@pytest.mark.parametrize("change, path, words", [
+    ({"storage": "dataset"}, "jailprov:prisoners:prisoner1:storage", "needs jailprov:zfs:dataset"),
+    ({"storage": "clone"}, "jailprov:prisoners:prisoner1:storage", "needs jailprov:zfs:dataset"),
+    ({"storage": "zvol"}, "jailprov:prisoners:prisoner1:storage", "expected one of: directory, dataset, clone"),
+])
+def test_storage_without_zfs_is_rejected(seed_pillar, change, path, words):
+    data = copy.deepcopy(seed_pillar["jailprov"])
+    data["prisoners"]["prisoner1"].update(change)
+    assert any(e.startswith(path) and words in e for e in errors(data)), errors(data)
+
+
+def test_default_storage_without_zfs_names_the_default(seed_pillar):
+    data = copy.deepcopy(seed_pillar["jailprov"])
+    data["defaults"]["storage"] = "clone"
+    errs = errors(data)
+    assert "jailprov:prisoners:prisoner1:storage (from jailprov:defaults): clone needs jailprov:zfs:dataset" \
+        in " ".join(errs)
+
+
+@pytest.mark.parametrize("props, path, words", [
+    ({"refqouta": "10G"}, "zfs_properties:refqouta", "did you mean 'refquota'"),
+    ({"bogus": 1}, "zfs_properties:bogus", "is not a zfs property"),
+    ({"used": 5}, "zfs_properties:used", "read-only"),
+    ({"mountpoint": "/x"}, "zfs_properties:mountpoint", "set by jailprov"),
+    ({"jailed": True}, "zfs_properties:jailed", "set by jailprov"),
+    ({"refquota": "ten gigs"}, "zfs_properties:refquota", "is not a size"),
+    ({"compression": ["gzip"]}, "zfs_properties:compression", "expected a value"),
+])
+def test_bad_properties_are_rejected_with_their_key_path(seed_pillar, props, path, words):
+    errs = errors(zfs_pillar(seed_pillar, storage="dataset", zfs_properties=props))
+    assert any(e.startswith(f"jailprov:prisoners:prisoner1:{path}") and words in e for e in errs), errs
+
+
+def test_user_and_quota_properties_are_accepted(seed_pillar):
+    cfg = model.parse(zfs_pillar(seed_pillar, storage="dataset",
+                                 zfs_properties={"org.example:role": "web", "userquota@www": "1G"}))
+    assert cfg.prisoner("prisoner1").zfs_properties == {"org.example:role": "web", "userquota@www": "1G"}
+
+
+@pytest.mark.parametrize("dataset, words", [
+    ("tank/other/web1", "is outside the parent dataset zroot/jails"),
+    ("zroot/jailsx/web1", "is outside the parent dataset"),
+    ("zroot/jails", "is outside the parent dataset"),
+    ("zroot/jails/.releases/x", "where the release datasets live"),
+    ("zroot/jails/we b", "is not a dataset name"),
+])
+def test_a_dataset_outside_the_parent_is_rejected(seed_pillar, dataset, words):
+    errs = errors(zfs_pillar(seed_pillar, storage="dataset", dataset=dataset))
+    assert any(e.startswith("jailprov:prisoners:prisoner1:dataset") and words in e for e in errs), errs
+
+
+def test_two_prisoners_cannot_share_a_dataset(seed_pillar):
+    data = zfs_pillar(seed_pillar, storage="dataset", dataset="zroot/jails/shared")
+    data["prisoners"]["prisoner2"].update(storage="dataset", dataset="zroot/jails/shared")
+    assert any("prisoner2:dataset" in e and "already used by prisoner 'prisoner1'" in e for e in errors(data))
+
+
+@pytest.mark.parametrize("keys", [{"snapshots": ["a"]}, {"zfs_properties": {"atime": "off"}},
+                                  {"dataset": "zroot/jails/x"}])
+def test_zfs_keys_on_a_directory_prisoner_are_rejected(seed_pillar, keys):
+    errs = errors(zfs_pillar(seed_pillar, **keys))
+    assert any("needs storage: dataset or clone" in e for e in errs), errs
+
+
+@pytest.mark.parametrize("value, words", [
+    ("zroot", None), ("zroot/a/b", None), ("/zroot/jails", "empty component"), ("9pool/x", "begin with a letter"),
+    ("zroot/a@b", "component"), ({"x": 1}, "expected a dataset name"),
+])
+def test_parent_dataset_names(seed_pillar, value, words):
+    data = copy.deepcopy(seed_pillar["jailprov"])
+    data["zfs"] = {"dataset": value}
+    if words is None:
+        assert model.parse(data).zfs.dataset == value
+    else:
+        assert any(e.startswith("jailprov:zfs:dataset") and words in e for e in errors(data))
+
+
+def test_zfs_key_shape(seed_pillar):
+    data = copy.deepcopy(seed_pillar["jailprov"])
+    data["zfs"] = {"pool": "zroot"}
+    errs = errors(data)
+    assert "jailprov:zfs:pool: unknown key (expected: dataset)" in errs
+    assert any(e.startswith("jailprov:zfs:dataset: is required") for e in errs)
+
+
+def test_bad_snapshot_names(seed_pillar):
+    errs = errors(zfs_pillar(seed_pillar, storage="dataset", snapshots=["ok", "bad@name", ""]))
+    assert any(e.startswith("jailprov:prisoners:prisoner1:snapshots[1]") for e in errs)
+    assert any(e.startswith("jailprov:prisoners:prisoner1:snapshots[2]") for e in errs)
+
+
+@pytest.mark.parametrize("prop, value, printed", [
+    ("refquota", "10G", str(10 << 30)), ("quota", "none", "0"), ("recordsize", "128K", "131072"),
+    ("refquota", "1.5G", str(3 << 29)), ("reservation", 1048576, "1048576"), ("atime", False, "off"),
+    ("compression", "gzip-6", "gzip-6"), ("userquota@www", "1M", "1048576"), ("org.x:y", "v", "v"),
+])
+def test_values_are_compared_as_zfs_get_p_prints_them(prop, value, printed):
+    assert zfs.normal_value(prop, value) == printed
+
+
+def test_release_snapshot_is_stable_and_follows_the_digests():
+    one = zfs.release_snapshot({"base": "a" * 64, "lib32": "b" * 64})
+    assert one == zfs.release_snapshot({"lib32": "b" * 64, "base": "a" * 64})
+    assert one.startswith("jailprov-") and len(one) == len("jailprov-") + 12
+    assert one != zfs.release_snapshot({"base": "c" * 64, "lib32": "b" * 64})
+    assert zfs.release_snapshot({"base": None}) is None
+
+
+def test_argv_and_parsers():
+    assert zfs.clone_argv("zroot/r@s", "zroot/jails/w", {"refquota": "1G"}) == \
+        ["zfs", "clone", "-p", "-o", "refquota=1G", "zroot/r@s", "zroot/jails/w"]
+    assert zfs.rollback_argv("zroot/jails/w", "s", destroy_later=True) == ["zfs", "rollback", "-r", "zroot/jails/w@s"]
+    assert zfs.get_argv("d", ["origin", "refquota"]) == \
+        ["zfs", "get", "-Hp", "-o", "property,value,source", "origin,refquota", "d"]
+    assert zfs.parse_properties_output("refquota\t1073741824\tlocal\norigin\t-\t-\n") == \
+        {"refquota": ("1073741824", "local"), "origin": ("-", "-")}
+    assert zfs.parse_origins("zroot\t-\nzroot/jails/a\tzroot/r@s\nzroot/jails/a@x\t-\n") == {"zroot/jails/a": "zroot/r@s"}
