@@ -6,7 +6,8 @@ import copy
 import pytest
 
 from salt_jail.core import model, zfs
-from salt_jail.core.errors import ValidationError
+
+from .test_model import errors_for
 
 
 def zfs_pillar(seed, **prisoner1):
@@ -17,9 +18,7 @@ def zfs_pillar(seed, **prisoner1):
 
 
 def errors(data):
-    with pytest.raises(ValidationError) as info:
-        model.parse(data)
-    return info.value.errors
+    return errors_for({"jailprov": data})
 
 
 def test_seed_pillar_is_directory_storage(seed_pillar):

@@ -114,22 +114,34 @@ def _missing(ctx, name):
     raise Exit(1)
 
 
-def zfs_main(ctx, argv):
+def _command(ctx, argv, table, usage, refuse):
+    """``(subcommand, options, operands, leading operand count)`` of a zfs/zpool command line;
+    ``refuse(sub)`` exits for a subcommand not in ``table``."""
     if not argv:
-        ctx.stderr.write(ZFS_USAGE)
+        ctx.stderr.write(usage)
         raise Exit(2)
     sub, args = argv[0], argv[1:]
+    if sub not in table:
+        refuse(sub)
+    optstring, leading = table[sub]
+    try:
+        opts, operands = getopt(args, optstring, ctx.prog, ctx.stderr)
+    except BadOption:
+        ctx.stderr.write(usage)
+        raise Exit(2) from None
+    return sub, opts, operands, leading
+
+
+def _refuse_zfs(ctx, sub):
     if sub in _FREEBSD_ONLY:
         ctx.errx(1, f"'zfs {sub}' attaches a dataset to a FreeBSD jail; the rehearsal host's zfs-fuse has no "
                     "jails: not played by the rehearsal (the FreeBSD tier tests it)")
-    if sub not in ZFS_SUBCOMMANDS:
-        ctx.errx(1, f"'zfs {sub}' is not played by the rehearsal host (it reaches beyond one scratch root's pools)")
-    optstring, leading = ZFS_SUBCOMMANDS[sub]
-    try:
-        opts, operands = getopt(args, optstring, "zfs", ctx.stderr)
-    except BadOption:
-        ctx.stderr.write(ZFS_USAGE)
-        raise Exit(2) from None
+    ctx.errx(1, f"'zfs {sub}' is not played by the rehearsal host (it reaches beyond one scratch root's pools)")
+
+
+def zfs_main(ctx, argv):
+    sub, opts, operands, leading = _command(ctx, argv, ZFS_SUBCOMMANDS, ZFS_USAGE,
+                                            lambda sub: _refuse_zfs(ctx, sub))
     mapping = _mapping(ctx)
     real = [zfspool.real_tool("zfs"), sub]
     for letter, value in opts:
@@ -160,19 +172,9 @@ def zfs_main(ctx, argv):
 
 
 def zpool_main(ctx, argv):
-    if not argv:
-        ctx.stderr.write(ZPOOL_USAGE)
-        raise Exit(2)
-    sub, args = argv[0], argv[1:]
-    if sub not in _POOL_SUBCOMMANDS:
-        ctx.errx(1, f"'zpool {sub}' is not played by the rehearsal host: its pools are made and removed by "
-                    "salt_jail.rehearsal (one set per scratch root)")
-    optstring, leading = _POOL_SUBCOMMANDS[sub]
-    try:
-        opts, operands = getopt(args, optstring, "zpool", ctx.stderr)
-    except BadOption:
-        ctx.stderr.write(ZPOOL_USAGE)
-        raise Exit(2) from None
+    sub, opts, operands, leading = _command(ctx, argv, _POOL_SUBCOMMANDS, ZPOOL_USAGE, lambda sub: ctx.errx(
+        1, f"'zpool {sub}' is not played by the rehearsal host: its pools are made and removed by "
+           "salt_jail.rehearsal (one set per scratch root)"))
     mapping = _mapping(ctx)
     real = [zfspool.real_tool("zpool"), sub]
     for letter, value in opts:
