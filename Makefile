@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
+	-[ ! -e demo-root/.rehearsal/zfs/pools.json ] || $(PY) -m salt_jail.rehearsal.zfspool --destroy demo-root
 	# nullfs mounts of thin prisoners are real read-only binds: unmount them first, deepest first
 	-[ -d demo-root ] && awk -v r="$(CURDIR)/demo-root" '$$5 == r || index($$5, r "/") == 1 {print $$5}' \
 		/proc/self/mountinfo | sort -r | xargs -r -n1 umount

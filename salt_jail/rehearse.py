@@ -23,7 +23,7 @@ import time
 import yaml
 
 from salt_jail import rehearsal
-from salt_jail.rehearsal import mirror
+from salt_jail.rehearsal import mirror, zfspool
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 DEFAULT_STATES = PACKAGE_DIR.parent / "states"
@@ -146,6 +146,8 @@ def main(argv=None):
     pillar_file = args.pillar or DEFAULT_PILLAR
     pillar_data = yaml.safe_load(pillar_file.read_text(encoding="utf-8")) or {}
     root = args.root.resolve()
+    if (root / ".rehearsal" / "zfs" / "pools.json").exists():     # a rehearsal pool is mounted below it
+        zfspool.main(["--destroy", str(root)])
     _clear_flags(root)
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)

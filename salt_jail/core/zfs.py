@@ -345,10 +345,6 @@ def get_argv(name, props, parsable=True):
     return ["zfs", "get", "-Hp" if parsable else "-H", "-o", "property,value,source", ",".join(props), name]
 
 
-def origin_argv(name):
-    return ["zfs", "get", "-H", "-o", "value", "origin", name]
-
-
 def origins_argv(top):
     """Every dataset below ``top`` (a pool) with its origin: who depends on which snapshot."""
     return ["zfs", "get", "-H", "-o", "name,value", "-r", "origin", top]

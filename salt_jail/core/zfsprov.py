@@ -19,6 +19,11 @@ back.  :func:`destroy_release` refuses with the clones' names; a prisoner's dest
 its own snapshots exist.  One release snapshot serves every clone of that extraction, and its name derives
 from the extracted archives' digests (never a timestamp), so snapshots never pile up.
 
+**Compared with Bastille.**  Bastille's clone branch (usr/local/share/bastille/create.sh, ``CLONE_JAIL``)
+runs ``zfs snapshot …/releases/${RELEASE}@bastille-clone-$(date +%Y-%m-%d-%H%M%S)`` then ``zfs clone -p`` for
+every jail: one more snapshot per clone, each pinned by its clone, and nothing ever removes them.  Here the
+snapshot is taken once per extraction and every clone shares it; a re-run takes none.
+
 **Cost.**  A clone is O(1): ``zfs clone -p`` of the release snapshot (one command per prisoner; iocage
 spends ~4.4 s per cloned jail, iocage_legacy#247).  The release is extracted once per release/arch/dists.
 """
@@ -57,12 +62,6 @@ def properties(host, name, props):
     """``{property: (value, source)}`` of ``name`` as ``zfs get -Hp -o property,value,source`` prints them."""
     res = host.query(zfs.get_argv(name, props), what=f"cannot read the properties of {name}")
     return zfs.parse_properties_output(res.stdout)
-
-
-def origin(host, name):
-    """The origin snapshot of ``name`` (``zfs get -H -o value origin``), or None when it is not a clone."""
-    value = host.query(zfs.origin_argv(name), what=f"cannot read the origin of {name}").stdout.strip()
-    return None if value in ("", "-") else value
 
 
 def snapshots(host, name):

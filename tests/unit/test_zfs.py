@@ -165,4 +165,5 @@ def test_argv_and_parsers():
         ["zfs", "get", "-Hp", "-o", "property,value,source", "origin,refquota", "d"]
     assert zfs.parse_properties_output("refquota\t1073741824\tlocal\norigin\t-\t-\n") == \
         {"refquota": ("1073741824", "local"), "origin": ("-", "-")}
-    assert zfs.parse_origins("zroot\t-\nzroot/jails/a\tzroot/r@s\nzroot/jails/a@x\t-\n") == {"zroot/jails/a": "zroot/r@s"}
+    assert zfs.parse_origins("zroot\t-\nzroot/jails/a\tzroot/r@s\nzroot/jails/a@x\t-\n") == \
+        {"zroot/jails/a": "zroot/r@s"}

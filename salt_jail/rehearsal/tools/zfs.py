@@ -24,6 +24,7 @@ the same way.
 
 import re
 import subprocess
+import time
 
 from ..bsdgetopt import BadOption, getopt
 from ..context import Exit
@@ -53,6 +54,9 @@ _MOUNTING = {"create", "clone", "destroy", "rename", "mount", "unmount", "umount
              "rollback"}
 _FREEBSD_ONLY = ("jail", "unjail")
 _POOL_SUBCOMMANDS = {"list": ("Hgo:pPTv", 0), "status": ("vxDgLPT", 0), "get": ("Hpo:", 1)}
+
+#: Retries of a destroy/rollback that zfs-fuse calls busy (about 4.5 s in all).
+BUSY_RETRIES = 9
 
 ZFS_USAGE = "usage: zfs command args ...\n"
 ZPOOL_USAGE = "usage: zpool command args ...\n"
@@ -101,7 +105,13 @@ def _output(ctx, text, mapping):
 def _run(ctx, argv, mapping, mounting=False):
     """Run the real tool; its output is translated back; returns its exit status."""
     ctx.scratch.log_nested(ctx.prog, argv)
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    for attempt in range(BUSY_RETRIES + 1):
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        # zfs-fuse: the kernel's FUSE layer may hold a just-mounted dataset for a moment ("dataset is busy"
+        # where FreeBSD's unmount succeeds); a few short retries, never for another error
+        if proc.returncode == 0 or argv[1] not in ("destroy", "rollback") or "is busy" not in proc.stderr:
+            break
+        time.sleep(0.1 * (attempt + 1))
     ctx.out(_output(ctx, proc.stdout, mapping))
     ctx.stderr.write(_output(ctx, proc.stderr, mapping))
     if mounting:
