@@ -337,7 +337,8 @@ def list_argv(name):
 
 
 def snapshots_argv(name):
-    """The snapshots of ``name`` itself, oldest first (zfs lists a dataset's snapshots in creation order)."""
+    """The snapshots of ``name`` itself, oldest first: without ``-s``, zfs list orders a dataset's snapshots by
+    their hidden createtxg (zfs_iter.c ``zfs_compare``; zfs-fuse does the same)."""
     return ["zfs", "list", "-H", "-t", "snapshot", "-o", "name", "-d", "1", name]
 
 
