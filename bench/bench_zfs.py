@@ -64,7 +64,7 @@ def zfs_used(root, n):
     out = subprocess.run([zfs, "get", "-Hp", "-o", "name,value", "used", *names], capture_output=True, text=True,
                          check=True).stdout
     used = [int(line.split("\t")[1]) for line in out.splitlines()]
-    release = subprocess.run([zfs, "get", "-Hp", "-o", "value", "used", "zroot/jails/.releases"],
+    release = subprocess.run([zfs, "get", "-Hp", "-o", "value", "used", "zroot/jails/.zfs-releases"],
                              capture_output=True, text=True, check=True).stdout.strip()
     return used, int(release)
 

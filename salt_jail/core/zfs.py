@@ -313,7 +313,7 @@ def check_combinations(errs, kp, zfs_cfg, jail_root, releases_dir, prisoners):
 
 
 def release_dataset(cfg):
-    """``<parent>/.releases/<release>_<arch>_<dist.dist…>`` (one per release/arch/dists)."""
+    """``<parent>/.zfs-releases/<release>_<arch>_<dist.dist…>`` (one per release/arch/dists)."""
     return f"{cfg.zfs.releases}/{cfg.release}_{cfg.arch}_{'.'.join(sorted(cfg.dists))}"
 
 

@@ -23,7 +23,7 @@ REASON = zfspool.unavailable_reason()
 #: zfs subcommands that change something.
 WRITES = {"create", "clone", "snapshot", "snap", "set", "inherit", "destroy", "rollback", "rename", "promote",
           "mount", "unmount", "umount"}
-RELEASE_DS = "zroot/jails/.releases/14.2-RELEASE_amd64_base"
+RELEASE_DS = "zroot/jails/.zfs-releases/14.2-RELEASE_amd64_base"
 
 
 def zfs_pillar(seed):
@@ -36,6 +36,9 @@ def zfs_pillar(seed):
     jp["prisoners"]["prisoner2"].update(zfs_properties={"refquota": "512M", "atime": False},
                                         snapshots=["fresh"])
     jp["prisoners"]["prisoner3"] = {"jid": 3, "ip4": "192.168.11.33", "hostname": "bsd3.korodes.com"}
+    # a thin prisoner (issue 17) on a dataset of its own
+    jp["prisoners"]["prisoner4"] = {"jid": 4, "ip4": "192.168.11.34", "hostname": "bsd4.korodes.com",
+                                    "type": "thin", "storage": "dataset"}
     return data
 
 
@@ -117,7 +120,7 @@ def test_zfs_prisoners_build_rerun_rollback_destroy(zfs_host):
     for name in ("prisoner1", "prisoner2", "prisoner3"):
         assert "#*.err;kern.warning" in (root / "home/jail" / name / "etc/syslog.conf").read_text()
     # the release holds the pristine base: the clones' edits are theirs
-    assert "#*.err;kern.warning" not in (root / "home/jail/.releases/14.2-RELEASE_amd64_base/etc/syslog.conf"
+    assert "#*.err;kern.warning" not in (root / "home/jail/.zfs-releases/14.2-RELEASE_amd64_base/etc/syslog.conf"
                                          ).read_text()
     # declared snapshots exist; mount -p lists the datasets as FreeBSD's does
     for snap in ("zroot/jails/prisoner1@before-upgrade", "zroot/jails/prisoner2@fresh"):
@@ -125,8 +128,12 @@ def test_zfs_prisoners_build_rerun_rollback_destroy(zfs_host):
     table = subprocess.run([str(root / ".rehearsal/bin/mount"), "-p"], capture_output=True, text=True).stdout
     assert any(line.split()[:3] == ["zroot/jails/prisoner2", "/home/jail/prisoner2", "zfs"]
                for line in table.splitlines())
+    p4 = props(root, "zroot/jails/prisoner4", "mountpoint,origin")
+    assert p4["mountpoint"][0] == "/home/jail/prisoner4" and p4["origin"][0] == "-"
+    with pytest.raises(OSError):        # its /bin is the shared release tree, mounted read-only
+        (root / "home/jail/prisoner4/bin/i18-probe").write_text("x")
     _, jails = call(config_dir, "jailprov.list")
-    assert {j["name"]: j["state"] for j in jails} == {f"prisoner{i}": "running" for i in (1, 2, 3)}
+    assert {j["name"]: j["state"] for j in jails} == {f"prisoner{i}": "running" for i in (1, 2, 3, 4)}
 
     # a second highstate changes nothing and runs no zfs write command
     before = len(rehearsal.commands(str(root)))

@@ -35,12 +35,12 @@ def test_dataset_and_clone_prisoners(seed_pillar):
     data["defaults"]["zfs_properties"] = {"compression": "gzip", "atime": True}
     cfg = model.parse(data)
     one, two = cfg.prisoner("prisoner1"), cfg.prisoner("prisoner2")
-    assert cfg.zfs.dataset == "zroot/jails" and cfg.zfs.releases == "zroot/jails/.releases"
+    assert cfg.zfs.dataset == "zroot/jails" and cfg.zfs.releases == "zroot/jails/.zfs-releases"
     assert (one.storage, one.dataset, one.snapshots) == ("dataset", "zroot/jails/prisoner1", ("before-upgrade",))
     assert one.zfs_properties == {"compression": "gzip", "atime": "off", "refquota": "10G"}
     assert (two.storage, two.dataset, two.zfs_properties) == ("clone", "zroot/jails/prisoner2",
                                                               {"compression": "gzip", "atime": "on"})
-    assert zfs.release_dataset(cfg) == "zroot/jails/.releases/14.2-RELEASE_amd64_base"
+    assert zfs.release_dataset(cfg) == "zroot/jails/.zfs-releases/14.2-RELEASE_amd64_base"
 
 
 def test_null_removes_a_default_property(seed_pillar):
@@ -92,7 +92,7 @@ def test_user_and_quota_properties_are_accepted(seed_pillar):
     ("tank/other/web1", "is outside the parent dataset zroot/jails"),
     ("zroot/jailsx/web1", "is outside the parent dataset"),
     ("zroot/jails", "is outside the parent dataset"),
-    ("zroot/jails/.releases/x", "where the release datasets live"),
+    ("zroot/jails/.zfs-releases/x", "where the release datasets live"),
     ("zroot/jails/we b", "is not a dataset name"),
 ])
 def test_a_dataset_outside_the_parent_is_rejected(seed_pillar, dataset, words):
@@ -167,3 +167,19 @@ def test_argv_and_parsers():
         {"refquota": ("1073741824", "local"), "origin": ("-", "-")}
     assert zfs.parse_origins("zroot\t-\nzroot/jails/a\tzroot/r@s\nzroot/jails/a@x\t-\n") == \
         {"zroot/jails/a": "zroot/r@s"}
+
+
+def test_a_thin_prisoner_is_not_a_clone(seed_pillar):
+    errs = errors(zfs_pillar(seed_pillar, storage="clone", type="thin"))
+    assert any(e.startswith("jailprov:prisoners:prisoner1:storage: clone does not go with type: thin") for e in errs)
+    cfg = model.parse(zfs_pillar(seed_pillar, storage="dataset", type="thin"))
+    assert (cfg.prisoner("prisoner1").type, cfg.prisoner("prisoner1").storage) == ("thin", "dataset")
+
+
+@pytest.mark.parametrize("releases_dir", ["/home/jail/.zfs-releases", "/home/jail/.zfs-releases/x"])
+def test_thin_trees_stay_apart_from_the_release_datasets(seed_pillar, releases_dir):
+    data = zfs_pillar(seed_pillar)
+    data["releases_dir"] = releases_dir
+    assert any(e.startswith("jailprov:releases_dir") and "where the release datasets of jailprov:zfs are mounted"
+               in e for e in errors(data))
+    assert model.parse(zfs_pillar(seed_pillar)).releases_dir != "/home/jail/.zfs-releases"
