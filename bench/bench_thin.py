@@ -132,7 +132,7 @@ def _v(ok):
 def report(results, seconds):
     out = ["Thin prisoners (issue 17): first build, s (above = minus Salt's floor, one test.nop; per = per prisoner)",
            "   N   floor    thin   thick  tutorial  bastille  thin above/N  thick above/N   thin/thick per  "
-           "thin above/bastille"]
+           "thin above/bastille  thin above/tutorial"]
     verdicts = []
     for n, res in sorted(results.items()):
         floor = res.get("thin floor") or res.get("thick floor") or 0.0
@@ -141,8 +141,9 @@ def report(results, seconds):
         thick_per = (thick - floor) / n if thick is not None else None
         ratio = thin_per / thick_per if thin_per is not None and thick_per else None
         vs_bastille = (thin - floor) / bas if thin is not None and bas else None
+        vs_tutorial = (thin - floor) / tut if thin is not None and tut else None
         out.append(f"{n:>4} {floor:7.2f} {_f(thin):>7} {_f(thick):>7} {_f(tut):>9} {_f(bas):>9} {_f(thin_per, 3):>13} "
-                   f"{_f(thick_per, 3):>14} {_f(ratio, 3):>16} {_f(vs_bastille):>20}")
+                   f"{_f(thick_per, 3):>14} {_f(ratio, 3):>16} {_f(vs_bastille):>20} {_f(vs_tutorial):>20}")
         if n == 10 and ratio is not None:
             verdicts.append(f"thin first build per prisoner <= 1/20 of thick at N = 10: {ratio:.3f} "
                             f"(1/{1 / ratio:.0f}) {_v(ratio <= 1 / 20)}")
