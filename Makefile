@@ -1,17 +1,27 @@
 # The README's two commands: `make demo` and `make test` (and `make bench`).
+# `make test-salt-lts` runs the Salt-facing tiers against the Salt LTS line in a second virtualenv.
 PYTHON ?= python3
 VENV ?= .venv
+# The Salt a virtualenv gets, installed before salt_jail as a Salt shop's host already has it; salt_jail
+# itself accepts any salt>=3006.  .ci/run tests both: the newest 3008.x that installs here, and 3006 (LTS).
+SALT ?= 3008.4
+SALT_LTS ?= 3006.29
+VENV_LTS ?= .venv-salt$(SALT_LTS)
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-salt-$(SALT)
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test test-salt-lts bench venv clean
 
 venv: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "salt==$(SALT)"
 	$(PY) -m pip install -q -e '.[test]'
+	@# installing salt_jail must keep the Salt that was there
+	$(PY) -c 'import salt.version, sys; v = salt.version.__version__; sys.exit(0 if v == "$(SALT)" else f"salt {v} replaced salt $(SALT)")'
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -19,6 +29,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The tiers that talk to Salt (its loader, real salt-master/salt-minion/salt-call/salt-run, the wheel
+# installed beside Salt) on the LTS line.
+test-salt-lts:
+	$(MAKE) venv VENV=$(VENV_LTS) SALT=$(SALT_LTS)
+	$(VENV_LTS)/bin/python -m pytest -q tests/functional tests/integration
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
@@ -30,4 +46,4 @@ clean:
 	-[ -d demo-root ] && awk -v r="$(CURDIR)/demo-root" '$$5 == r || index($$5, r "/") == 1 {print $$5}' \
 		/proc/self/mountinfo | sort -r | xargs -r -n1 umount
 	-chattr -R -i -a demo-root 2>/dev/null  # the rehearsal's schg files are immutable
-	rm -rf $(VENV) demo-root
+	rm -rf $(VENV) $(VENV_LTS) demo-root build dist

@@ -22,12 +22,9 @@ import time
 
 import yaml
 
-from salt_jail import rehearsal
+from salt_jail import rehearsal, resources
 from salt_jail.rehearsal import mirror, zfspool
 
-PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
-DEFAULT_STATES = PACKAGE_DIR.parent / "states"
-DEFAULT_PILLAR = PACKAGE_DIR.parent / "pillar.example"
 HOST_IPV4 = "192.168.11.30"
 
 
@@ -138,13 +135,22 @@ def main(argv=None):
     parser.add_argument("--demo", action="store_true", help="rehearse the seed scenario (pillar.example)")
     parser.add_argument("--root", type=pathlib.Path, default=pathlib.Path("demo-root"),
                         help="scratch root (emptied first; default ./demo-root)")
-    parser.add_argument("--states", type=pathlib.Path, default=DEFAULT_STATES, help="the formula's states dir")
+    parser.add_argument("--states", type=pathlib.Path, default=None,
+                        help="the formula's states dir (default: the installed formula, `salt-jail formula-path`)")
     parser.add_argument("--size", choices=("small", "realistic"), default="small",
                         help="synthetic release size (realistic: >=20000 entries, >=150 MB)")
     args = parser.parse_args(argv)
 
-    pillar_file = args.pillar or DEFAULT_PILLAR
-    pillar_data = yaml.safe_load(pillar_file.read_text(encoding="utf-8")) or {}
+    try:
+        states_dir = (args.states or resources.formula_dir()).resolve()
+        pillar_file = args.pillar or resources.pillar_example()
+        pillar_data = yaml.safe_load(pillar_file.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        parser.exit(2, f"salt-jail-rehearse: {exc}\n")
+    if not isinstance(pillar_data, dict):
+        parser.exit(2, f"salt-jail-rehearse: {pillar_file} is not a mapping (expected a jailprov: key)\n")
+    if not (states_dir / "jail" / "init.sls").is_file():
+        parser.exit(2, f"salt-jail-rehearse: {states_dir} holds no jail/init.sls (the formula)\n")
     root = args.root.resolve()
     if (root / ".rehearsal" / "zfs" / "pools.json").exists():     # a rehearsal pool is mounted below it
         zfspool.main(["--destroy", str(root)])
@@ -152,7 +158,7 @@ def main(argv=None):
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     started = time.monotonic()
-    config_dir, stop = prepare(root, pillar_data, args.states.resolve(), size=args.size)
+    config_dir, stop = prepare(root, pillar_data, states_dir, size=args.size)
     failures = 0
     try:
         print(f"== rehearsal host at {root} (pillar: {pillar_file})")

@@ -9,11 +9,24 @@ from . import model
 from .errors import ValidationError
 
 
+def render_errors(pillar):
+    """The errors Salt left in a pillar it could not render (``_errors``: a missing SLS, a YAML or Jinja
+    error...), each prefixed so that it reads as what it is; ``[]`` for a pillar that rendered.  Such a pillar
+    may lack the ``jailprov`` key altogether: what it says about prisoners is not to be trusted."""
+    errors = pillar.get("_errors") if isinstance(pillar, dict) else None
+    if not errors:
+        return []
+    if isinstance(errors, str):
+        errors = [errors]
+    return [f"pillar did not render: {err}" for err in errors]
+
+
 def check(pillars):
     """``pillars``: ``{minion_id: whole pillar dict}``.
 
     Returns ``{"ok": bool, "minions": {id: {"valid", "errors", "prisoners"}}, "collisions": [...]}``;
-    minions without a ``jailprov`` key are listed with ``prisoners: 0`` and no errors.
+    minions without a ``jailprov`` key are listed with ``prisoners: 0`` and no errors.  A minion whose pillar
+    failed to render (Salt's ``_errors``) is invalid, with ``prisoners: None`` (unknown), never "0, ok".
     """
     report = {"ok": True, "minions": {}, "collisions": []}
     owners = {}  # (kind, value) -> [(minion, prisoner)]
@@ -21,6 +34,11 @@ def check(pillars):
         pillar = pillars[minion] or {}
         entry = {"valid": True, "errors": [], "prisoners": 0}
         report["minions"][minion] = entry
+        broken = render_errors(pillar)
+        if broken:
+            entry.update(valid=False, errors=broken, prisoners=None)
+            report["ok"] = False
+            continue
         if model.PILLAR_KEY not in pillar:
             continue
         try:

@@ -22,6 +22,7 @@ import os
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_jail.core import hostaddr, hostconf, lifecycle, model, provision as provisioning, release, steps, thin, zfsprov
+from salt_jail.core import fleet
 from salt_jail.core.errors import JailprovError, MissingError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 from salt_jail.core.result import StepResult
@@ -199,7 +200,9 @@ def validate(pillar=None):
 
     Returns ``{"valid": bool, "errors": [...]}``; each error names its full key path.  A valid pillar is
     also checked against this host: a prisoner address the host already has (its interfaces, its rc.conf)
-    or that a jail the pillar does not manage uses is an error naming both.
+    or that a jail the pillar does not manage uses is an error naming both.  A pillar that Salt could not
+    render (``_errors``) is invalid.  The command exits non-zero when the pillar is invalid, so
+    ``salt-call jailprov.validate`` can gate a CI pipeline.
 
     CLI Example:
 
@@ -209,14 +212,19 @@ def validate(pillar=None):
         salt-call --local jailprov.validate pillar='{"jailprov": {"release": "14.2-RELEASE"}}'
     """
     data = pillar if pillar is not None else __pillar__
-    try:
-        cfg = model.from_pillar(dict(data))
-    except ValidationError as exc:
-        return {"valid": False, "errors": exc.errors}
-    try:
-        errors = hostaddr.conflicts(_host(), cfg)
-    except JailprovError as exc:
-        errors = [f"jailprov:prisoners: cannot check the prisoners' addresses against this host's: {exc}"]
+    errors = fleet.render_errors(data)
+    if not errors:
+        try:
+            cfg = model.from_pillar(dict(data))
+        except ValidationError as exc:
+            errors = list(exc.errors)
+        else:
+            try:
+                errors = hostaddr.conflicts(_host(), cfg)
+            except JailprovError as exc:
+                errors = [f"jailprov:prisoners: cannot check the prisoners' addresses against this host's: {exc}"]
+    if errors:
+        __context__["retcode"] = 1
     return {"valid": not errors, "errors": errors}
 
 
@@ -296,7 +304,8 @@ def exec_(name, cmd, user=None):
     cmd
         The command, as a list or a string split like a shell word list (no shell runs).
 
-    Returns ``{stdout, stderr, retcode}``.
+    Returns ``{stdout, stderr, retcode}``; the CLI exits with the command's non-zero ``retcode`` (as
+    ``cmd.run`` does).
 
     CLI Example:
 
@@ -307,19 +316,27 @@ def exec_(name, cmd, user=None):
     """
     import shlex  # pylint: disable=import-outside-toplevel
 
-    argv = shlex.split(cmd) if isinstance(cmd, str) else [str(c) for c in cmd]
+    if isinstance(cmd, bool) or not isinstance(cmd, (str, int, float, list, tuple)):
+        # `jailprov.exec NAME false` reaches here as the YAML boolean False
+        raise SaltInvocationError(f"cmd: expected a command (a string or a list), got {cmd!r}; quote a command "
+                                  "that YAML reads as another type: cmd='\"false\"'")
+    argv = shlex.split(str(cmd)) if not isinstance(cmd, (list, tuple)) else [str(c) for c in cmd]
     if not argv:
         raise SaltInvocationError("cmd is empty (expected a command to run inside the prisoner)")
     cfg = _config()
     _prisoner_names(cfg, name)
-    return _call(lifecycle.exec_in, _host(), cfg, name, argv, user=user)
+    out = _call(lifecycle.exec_in, _host(), cfg, name, argv, user=user)
+    if out.get("retcode"):
+        __context__["retcode"] = out["retcode"]
+    return out
 
 
 def ping(name, host, count=3):
     """
     Ping ``host`` from inside a running prisoner and parse FreeBSD's summary.
 
-    Returns ``{transmitted, received, loss_pct, rtt: {min, avg, max, stddev}, ok}``.
+    Returns ``{transmitted, received, loss_pct, rtt: {min, avg, max, stddev}, ok}``; the CLI exits non-zero
+    unless ``ok`` (ping's own verdict: exit status 0 and an answer).
 
     CLI Example:
 
@@ -329,7 +346,10 @@ def ping(name, host, count=3):
     """
     cfg = _config()
     _prisoner_names(cfg, name)
-    return _call(lifecycle.ping, _host(), cfg, name, str(host), count=int(count))
+    out = _call(lifecycle.ping, _host(), cfg, name, str(host), count=int(count))
+    if not out.get("ok"):
+        __context__["retcode"] = 1
+    return out
 
 
 # ------------------------------------------------------------------------------------------------

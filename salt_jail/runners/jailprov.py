@@ -24,7 +24,10 @@ def check(tgt="*"):
 
     (A jid, address or hostname reused on one host is a validation error of that minion.)
 
-    Returns ``{"ok": bool, "minions": {...}, "collisions": [...]}``.
+    - each minion whose pillar did not render (a Salt ``_errors`` entry): an error of that minion;
+
+    Returns ``{"ok": bool, "retcode": 0|1, "minions": {...}, "collisions": [...]}``; ``salt-run`` exits with
+    ``retcode`` (1 when anything above was found), so the check can gate a CI pipeline.
 
     CLI Example:
 
@@ -38,4 +41,6 @@ def check(tgt="*"):
     keys = salt.key.get_key(__opts__).list_keys()
     minions = [m for m in keys.get("minions", []) if fnmatch.fnmatch(m, tgt)]
     pillars = {m: __salt__["pillar.show_pillar"](m) for m in minions}
-    return fleet.check(pillars)
+    report = fleet.check(pillars)
+    report["retcode"] = 0 if report["ok"] else 1  # salt-run exits with a returned dict's "retcode"
+    return report
