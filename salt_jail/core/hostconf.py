@@ -258,3 +258,39 @@ def unmanaged(host, cfg):
         defined = jailconf.defined_jails(cfg.jail_conf, read=read)
     running = [j["name"] for j in lifecycle.running_jails(host)]
     return [n for n in dict.fromkeys(defined + running) if n not in cfg.prisoners]
+
+
+def new_blocks(host, cfg, test=False):
+    """The blocks of every new prisoner in the shared jail.conf, in one edit: one diff for the file, however
+    many prisoners a first highstate adds (each prisoner's :func:`jail_conf` then finds its block correct).
+
+    New: a present prisoner that no configuration file defines yet (neither jail.conf nor its own
+    jail.conf.d file) and that is not running, so nothing is stopped or restarted here.  Every other
+    prisoner — a changed block, a running jail, a move between layouts — is left to its own
+    :func:`jail_conf`.  With ``jail_conf_layout: jail.conf.d`` each prisoner has a file of its own, and
+    nothing is done here.  Returns a :class:`StepResult` whose ``data`` lists the prisoners (``added``).
+    """
+    if cfg.jail_conf_layout == "jail.conf.d":
+        return StepResult(False, "jail.conf.d layout: each prisoner's block is in its own file")
+    _check_rc_jail_conf(host, cfg)
+    root = Root.of_host(host)
+    new = [p for p in cfg.present
+           if not _holds(root, cfg.jail_conf, p.name) and not _holds(root, conf_d_path(cfg, p.name), p.name)
+           and lifecycle.find_running(host, p.name) is None]
+    if not new:
+        return StepResult(False, f"no new prisoner to add to {cfg.jail_conf}")
+    transforms = [_set_block(cfg.jail_conf, p.name, block_params(cfg, p)) for p in new]
+
+    def add_all(old):
+        text = old
+        for transform in transforms:
+            text, _ = transform(text)
+        return text, ""
+
+    edit = _edit(host, root, cfg.jail_conf, add_all, test)
+    names = [p.name for p in new]
+    if not edit.changed:
+        return StepResult(False, f"{cfg.jail_conf} already defines {', '.join(names)}")
+    verb = "would be changed" if test else "was changed"
+    return StepResult(True, f"{edit.shown} {verb} (the blocks of the new prisoners {', '.join(names)})",
+                      edit.diff, data={"added": names})

@@ -226,11 +226,13 @@ def _check_below_jail_root(host, cfg, path):
 # list
 # ------------------------------------------------------------------------------------------------
 def list_jails(host, cfg):
-    """One entry per pillar prisoner (running or stopped) and per other running jail.
+    """One entry per pillar prisoner, per other running jail, and per other jail defined in jail.conf.
 
-    Each entry is ``{name, jid, state: running|stopped, hostname, path, ipv4, ipv6, managed, type}``: from jls
-    for a running jail, from the pillar for a stopped prisoner.  Prisoners come first, in pillar order,
-    then the other running jails in jls order.
+    Each entry is ``{name, jid, state: running|stopped|absent, hostname, path, ipv4, ipv6, managed, type}``:
+    from jls for a running jail, from the pillar for a prisoner that is not running — ``stopped`` when its
+    root exists, ``absent`` when it was never built (or its root is gone) — and from jail.conf (and what it
+    includes) for a stopped jail jailprov does not manage (``managed: false``).  Prisoners come first, in
+    pillar order, then the other running jails in jls order, then the other stopped ones in jail.conf order.
     """
     running = running_jails(host)
     entries = []
@@ -239,13 +241,42 @@ def list_jails(host, cfg):
         if jail is not None:
             entries.append(_entry(jail, managed=True))
         else:
-            entries.append({"name": prisoner.name, "jid": prisoner.jid, "state": "stopped",
+            real = host.path(prisoner.path)
+            built = os.path.isdir(real) and not os.path.islink(real)
+            entries.append({"name": prisoner.name, "jid": prisoner.jid, "state": "stopped" if built else "absent",
                             "hostname": prisoner.hostname, "path": prisoner.path, "ipv4": list(prisoner.ip4),
                             "ipv6": list(prisoner.ip6), "managed": True})
     managed = {p.name for p in cfg.present}
     entries += [_entry(jail, managed=False) for jail in running if jail["name"] not in managed]
+    entries += _stopped_unmanaged(host, cfg, running)
     for entry in entries:           # thick or thin (core/thin.py); None for a jail the pillar does not manage
         entry["type"] = cfg.prisoners[entry["name"]].type if entry["managed"] else None
+    return entries
+
+
+def _stopped_unmanaged(host, cfg, running):
+    """Jails defined in the host's jail.conf (and what it includes) that are not running and that the pillar
+    does not name (present or absent), as jail(8) would start them."""
+    read = _reader(host)
+    if not read(cfg.jail_conf):
+        return []
+    try:
+        names = jailconf.defined_jails(cfg.jail_conf, read=read)
+    except JailprovError:
+        return []           # a jail.conf jail(8) cannot parse either: the formula's jail_conf states say why
+    entries = []
+    for name in names:
+        if name in cfg.prisoners or _find(running, name) is not None:
+            continue
+        try:
+            params = jailconf.effective_params(cfg.jail_conf, name, read=read)
+        except JailprovError:
+            params = {}
+        jid = _single(params, "jid")
+        ip4, ip6 = _addresses_of(params)
+        entries.append({"name": name, "jid": int(jid) if isinstance(jid, str) and jid.isdigit() else None,
+                        "state": "stopped", "hostname": _single(params, "host.hostname"),
+                        "path": _single(params, "path"), "ipv4": list(ip4), "ipv6": list(ip6), "managed": False})
     return entries
 
 

@@ -726,8 +726,8 @@ def _check_ranges(errs, host, prisoners):
             for kind in ("uid", "gid"):
                 a, b = getattr(rng, kind), getattr(orng, kind)
                 if a.overlaps(b):
-                    errs.add(f"{path}:{kind}", f"[{a.lo}, {a.hi}] overlaps {owho}'s [{b.lo}, {b.hi}] "
-                                               "(UID/GID ranges must not overlap)")
+                    errs.add(f"{path}:{kind}", f"[{a.lo}, {a.hi}] overlaps {owho} (its {kind} range is "
+                                               f"[{b.lo}, {b.hi}]; UID/GID ranges must not overlap)")
 
 
 def parse(data):

@@ -29,6 +29,7 @@ only ever goes into an empty root (fresh or just cleared).  The stamp is read an
 :mod:`.textedit` (chroot semantics: the prisoner's root user owns that tree and its symbolic links).
 """
 
+import contextvars
 import dataclasses
 import datetime
 import fcntl
@@ -70,6 +71,8 @@ RECORD_FORMAT = 1
 CHUNK = 1 << 20
 PROGRESS_BYTES = 8 << 20
 PROGRESS_PERCENT = 5
+#: While tar extracts, how often (seconds) the extraction's progress is estimated and reported.
+EXTRACT_POLL_SECONDS = 2.0
 TIMEOUT = 60
 # Schemes urllib_fetch handles; any other (salt://) goes to the caller's fetcher.
 URL_SCHEMES = ("http", "https", "ftp", "file")
@@ -841,11 +844,66 @@ def _mark_extracting(real, root, stamp):
         raise
 
 
+class _ExtractWatch:
+    """Reports an extraction's progress while tar runs, every :data:`EXTRACT_POLL_SECONDS`.
+
+    tar says nothing until it exits, so the bytes done are estimated from what already is in the root, counted
+    as the archive stores it: a 512-byte header per entry plus its data rounded up to 512 bytes.  Below the
+    total until tar exits (the caller reports the total then).  The walk never follows a link, and reads
+    nothing but sizes.  The thread runs in the caller's context (``contextvars``), so a ``report`` that
+    needs Salt's loader context (``event.send``) works from it.
+    """
+
+    def __init__(self, real_root, report):
+        self.real_root = real_root
+        self.report = report
+        self.stop = threading.Event()
+        self.thread = None
+
+    def estimate(self):
+        done = 0
+        stack = [self.real_root]
+        while stack:
+            try:
+                with os.scandir(stack.pop()) as entries:
+                    for entry in entries:
+                        done += 512
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                stack.append(entry.path)
+                            elif entry.is_file(follow_symlinks=False):
+                                done += -(-entry.stat(follow_symlinks=False).st_size // 512) * 512
+                        except OSError:
+                            continue
+            except OSError:
+                continue
+        return done
+
+    def _loop(self):
+        while not self.stop.wait(EXTRACT_POLL_SECONDS):
+            total = self.report.total or 0
+            self.report(max(0, min(self.estimate(), total - 1)))
+
+    def __enter__(self):
+        if self.report.progress is not None and self.report.total:
+            self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._loop,),
+                                           name="jailprov-extract-progress", daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+
+
 def _extract(host, tar, root, dist, release, report):
-    """``tar -xpf <cached tar> --numeric-owner -C root``; a failure leaves the ``extracting`` stamp."""
+    """``tar -xpf <cached tar> --numeric-owner -C root``; a failure leaves the ``extracting`` stamp.
+    ``report`` is told 0, estimates while tar runs (:class:`_ExtractWatch`), then the total."""
     argv = ["tar", "-xpf", tar, "--numeric-owner", "-C", root]
     report(0, final=True)
-    res = host.run(argv)
+    with _ExtractWatch(host.path(root), report):
+        res = host.run(argv)
     if not res.ok:
         raise JailprovError(
             f"extracting {dist} of {release} into {root} failed (`{' '.join(argv)}` exited {res.retcode}: "

@@ -50,12 +50,12 @@ def _root(host, prisoner):
         st = os.lstat(host.path(prisoner.path))
     except FileNotFoundError:
         raise MissingError(
-            f"prisoner root {prisoner.path} does not exist; step 'root' (jailprov.root {prisoner.name}) creates it"
+            f"prisoner root {prisoner.path} does not exist; step 'root' (jailprov.prisoner_root {prisoner.name}) creates it"
         ) from None
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
         raise JailprovError(
             f"prisoner root {prisoner.path} is not a directory (a symbolic link or a file); "
-            f"step 'root' (jailprov.root {prisoner.name}) refuses to use it — remove it"
+            f"step 'root' (jailprov.prisoner_root {prisoner.name}) refuses to use it — remove it"
         )
     return Root(host.path(prisoner.path), prisoner.path)
 

@@ -22,7 +22,7 @@ import os
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_jail.core import hostaddr, hostconf, lifecycle, model, provision as provisioning, release, steps, thin, zfsprov
-from salt_jail.core import fleet
+from salt_jail.core import cache, fleet
 from salt_jail.core.errors import JailprovError, MissingError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 from salt_jail.core.result import StepResult
@@ -115,8 +115,8 @@ def _prisoner_names(cfg, name):
     if name in (None, "", "all"):
         return [p.name for p in cfg.present]
     if name not in cfg.prisoners:
-        raise SaltInvocationError(
-            f"{name!r} is not a prisoner in the pillar (jailprov:prisoners has: {', '.join(cfg.prisoners) or 'none'})")
+        present = ", ".join(p.name for p in cfg.present) or "none"
+        raise SaltInvocationError(f"{name!r} is not a prisoner in the pillar (present prisoners: {present})")
     return [name]
 
 
@@ -153,24 +153,40 @@ def _event_bus():
     return bool(glob.glob(os.path.join(glob.escape(__opts__.get("sock_dir") or ""), "minion_event_*_pull.ipc")))
 
 
-def _fire_progress(event):
-    """Log progress and fire it on the minion's event bus, tagged ``jailprov/<what>`` (on the minion,
-    ``salt-call state.event 'jailprov/*' pretty=True`` shows it move).
+def _to_master():
+    """Whether ``event.send`` goes to the master (the rule of Salt's ``event.send``): a minion with a master,
+    or ``salt-call`` without ``--local``."""
+    local = (__opts__.get("local") or __opts__.get("file_client") == "local"
+             or __opts__.get("master_type") == "disable")
+    return not local or bool(__opts__.get("use_master_when_local"))
 
-    Without a bus nothing is fired: none found (:func:`_event_bus`), or ``event.fire`` answered False
-    once (it waits about a second each time: a realistic base fires ~25 events per extraction, measured in
-    bench/ at ~20 s per prisoner lost otherwise).
+
+def _fire_progress(event):
+    """Log progress and send it with ``event.send``: to the master's event bus when there is a master
+    (watch it there with ``salt-run state.event 'jailprov/*' pretty=True``), else to the minion's own bus.
+
+    Tag ``jailprov/<step>/<minion id>[/<prisoner>]`` (step: ``release/download``, ``release/decompress``,
+    ``release/extract``); data: the core's event (``done``, ``total`` bytes, ``percent``, ``dist``...) plus
+    ``minion``, ``step`` and ``prisoner`` (None for the shared release cache).
+
+    Nothing is sent without a bus: masterless with no minion daemon running (:func:`_event_bus`), or
+    after ``event.send`` answered False once (each try can wait about a second: a realistic base sends
+    ~25 events per extraction, measured in bench/ at ~20 s per prisoner lost otherwise).
     """
-    tag = "jailprov/{}".format(event.get("what", "progress"))
-    log.info("jailprov: %s %s/%s bytes", event.get("what"), event.get("done"), event.get("total"))
+    what = event.get("what", "progress")
+    minion = __opts__.get("id") or "local"
+    prisoner = event.get("prisoner")
+    data = dict(event, minion=minion, step=what, prisoner=prisoner)
+    tag = f"jailprov/{what}/{minion}" + (f"/{prisoner}" if prisoner else "")
+    log.info("jailprov: %s %s/%s bytes", tag, event.get("done"), event.get("total"))
     if "jailprov.no_event_bus" not in __context__:
-        __context__["jailprov.no_event_bus"] = not _event_bus()
+        __context__["jailprov.no_event_bus"] = not (_to_master() or _event_bus())
     if __context__["jailprov.no_event_bus"]:
         return
     try:
-        fired = __salt__["event.fire"](event, tag)
+        fired = __salt__["event.send"](tag, data)
     except Exception:  # pylint: disable=broad-except
-        log.debug("jailprov: could not fire progress event %s", tag, exc_info=True)
+        log.debug("jailprov: could not send progress event %s", tag, exc_info=True)
         fired = False
     if not fired:
         __context__["jailprov.no_event_bus"] = True
@@ -233,11 +249,13 @@ def validate(pillar=None):
 # ------------------------------------------------------------------------------------------------
 def list_():
     """
-    List the managed prisoners (running or stopped) and every other running jail.
+    List the managed prisoners, every other running jail, and every other jail defined in jail.conf.
 
-    Read from ``jls -v --libxo json``; names are compared exactly. Each entry:
-    ``{name, jid, state: running|stopped, hostname, path, ipv4: [...], ipv6: [...], managed, type}`` (``type``:
-    thick or thin for a managed prisoner, None for another jail).
+    Read from ``jls -v --libxo json`` and jail.conf (and what it includes); names are compared exactly.
+    Each entry: ``{name, jid, state: running|stopped|absent, hostname, path, ipv4: [...], ipv6: [...],
+    managed, type}``; ``absent``: a prisoner of the pillar that was never built (its root does not exist);
+    ``managed: false``: a jail the pillar does not manage, running or stopped; ``type``: thick or thin for a
+    managed prisoner, None for another jail.
 
     CLI Example:
 
@@ -542,6 +560,27 @@ def fetch_release(test=False):
                  progress=_fire_progress)
 
 
+def release_cache(prune=False, test=False):
+    """
+    List the releases cached in ``cache_dir`` with their files and sizes; ``prune=True`` deletes every
+    release no prisoner uses.
+
+    The pillar's release is kept whole while the pillar has prisoners — its decompressed ``.tar`` too:
+    each new prisoner is extracted from it (xz is skipped) and the formula keeps it there.  Any other
+    release (the one the pillar moved away from) is deleted whole by ``prune=True``, its decompressed
+    ``.tar`` with it; prisoners extracted from it do not need it.  ``test=True`` says what would be deleted.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.release_cache
+        salt '*' jailprov.release_cache prune=True test=True
+        salt '*' jailprov.release_cache prune=True
+    """
+    return _call(cache.release_cache, _host(), _config(), prune=bool(prune), test=bool(test))
+
+
 def install_base(name, test=False, force=False):
     """
     Step 2: extract the verified release into the prisoner's root with the system tar (``tar -xpf``), once.
@@ -670,6 +709,22 @@ def jail_conf(name, test=False):
         salt '*' jailprov.jail_conf prisoner1 test=True
     """
     return _step(hostconf.jail_conf, name, test)
+
+
+def jail_conf_new(test=False):
+    """
+    Step 10, once for the host: the blocks of every new prisoner (defined nowhere yet, not running) added to
+    the shared ``/etc/jail.conf`` in one edit — one diff for the file on a first highstate, however many
+    prisoners; each prisoner's ``jailprov.jail_conf`` then finds its block already correct.  Nothing to do
+    with ``jail_conf_layout: jail.conf.d`` (a file per prisoner).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.jail_conf_new test=True
+    """
+    return _call(hostconf.new_blocks, _host(), _config(), test=bool(test)).as_dict()
 
 
 def unmanaged():

@@ -75,7 +75,7 @@ def _run_step(name, func, *args, **kwargs):
     if out.get("changed"):
         changes = {k: v for k, v in out.items() if k not in ("changed", "comment") and v not in ("", None, [], {})}
         if not changes:
-            changes = {"changed": ret["comment"]}
+            changes = {"changed": True}   # what changed is in the comment: never repeated here
         ret["changes"] = changes
         if test:
             ret["result"] = None
@@ -299,6 +299,24 @@ def rc_conf(name="host"):
     return _run_step(name, "host_rc_conf")
 
 
+def jail_conf_new(name="host"):
+    """Step 10 for the host: the blocks of every new prisoner added to the shared jail.conf in one edit (one
+    diff for the file); the prisoners' own ``jailprov.jail_conf`` states then find them correct.
+
+    .. code-block:: yaml
+
+        jailprov-host-jail_conf:
+          jailprov.jail_conf_new
+    """
+    ret = _run_step(name, "jail_conf_new")
+    if ret["result"] is None:
+        # test mode writes nothing: tell this run's jail_conf states which blocks the run would have added
+        memo = __context__.get("jailprov.memo")
+        if memo is not None:
+            memo["jail_conf_new"] = list(ret["changes"].get("added", []))
+    return ret
+
+
 def jail_conf(name):
     """Step 10: the prisoner's block in the host's jail.conf (restarting it with the old configuration stopped
     first when it is running and its block changes).
@@ -309,6 +327,14 @@ def jail_conf(name):
           jailprov.jail_conf:
             - name: prisoner1
     """
+    if __opts__.get("test"):
+        with _query_memo():
+            predicted = (__context__.get("jailprov.memo") or {}).get("jail_conf_new", ())
+        if name in predicted:
+            ret = _ret(name)
+            ret["comment"] = (f"jail.conf entry of {name}: already correct once jailprov-host-jail_conf has added "
+                              "it in this run")
+            return ret
     return _run_step(name, "jail_conf", name)
 
 

@@ -20,11 +20,18 @@ jailprov-host-unmanaged:
     - name: host
     - require:
       - jailprov: jailprov-pillar-valid
+
+{#- one edit (one diff) for the blocks of all new prisoners; then each prisoner's own state #}
+jailprov-host-jail_conf:
+  jailprov.jail_conf_new:
+    - name: host
+    - require:
+      - jailprov: jailprov-pillar-valid
 {%- for name in present %}
 
 jailprov-{{ name }}-jail_conf:
   jailprov.jail_conf:
     - name: {{ name }}
     - require:
-      - jailprov: jailprov-pillar-valid
+      - jailprov: jailprov-host-jail_conf
 {%- endfor %}

@@ -1,7 +1,9 @@
-"""Issue 16 through real daemons: exit codes that gate CI (salt-call, salt-run) on a minion of its own with
-its own scratch root and release mirror."""
+"""Issue 16 through real daemons, on a minion of its own with its own scratch root and release mirror:
+progress events on the master's bus during a first build; exit codes that gate CI (salt-call, salt-run)."""
 
 import copy
+import re
+import time
 
 import pytest
 
@@ -41,16 +43,121 @@ def minion16(salt_master, root16):
 
 
 @pytest.fixture(scope="module")
-def built(salt_master, salt_cli, minion16, pillar_dir, seed_pillar_data, release_mirror):
-    """The seed's two prisoners built on jailer16 by a highstate from the master."""
+def first_build(salt_master, salt_cli, minion16, pillar_dir, seed_pillar_data, release_mirror, event_listener):
+    """The seed's two prisoners built on jailer16 by a highstate from the master, and the ``jailprov/*``
+    events the master's bus carried meanwhile."""
     pillar = copy.deepcopy(seed_pillar_data)
     pillar["jailprov"]["mirror"] = release_mirror
     write_pillar(pillar_dir, {"jailer16": ["jailer16"]}, {"jailer16": pillar})
     salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=minion16.id)
+    predicted = salt_cli.run("state.apply", "jail", "test=True", minion_tgt=minion16.id, _timeout=600)
+    assert predicted.returncode == 0, predicted
+    started = time.time()
     ret = salt_cli.run("state.apply", "jail", minion_tgt=minion16.id, _timeout=600)
     assert ret.returncode == 0, ret
     assert all(s["result"] for s in ret.data.values()), ret.data
-    return pillar
+    events = event_listener.get_events([(salt_master.id, "jailprov/*")], after_time=started)
+    return pillar, {"test": predicted.data, "run": ret.data}, sorted(events, key=lambda e: e.stamp)
+
+
+@pytest.fixture(scope="module")
+def built(first_build):
+    return first_build[0]
+
+
+def _strings(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_comments_name_functions_that_exist_and_are_not_repeated_in_changes(first_build, minion16):
+    _, runs, _ = first_build
+    functions = set(minion16.salt_call_cli(timeout=120).run("sys.list_functions", "jailprov").data)
+    assert {"jailprov.prisoner_root", "jailprov.list", "jailprov.exec"} <= functions
+    mentioned = set()
+    for mode, states in runs.items():
+        for state in states.values():
+            comment = state["comment"]
+            mentioned |= {f"jailprov.{name}" for name in re.findall(r"\bjailprov\.([a-z_]+)\b", comment)}
+            for value in _strings(state["changes"]):
+                assert value.strip() not in comment and comment not in value, (mode, state["__id__"], value)
+    assert "jailprov.prisoner_root" in mentioned          # the fresh host's test run names step 1's function
+    assert mentioned <= functions, mentioned - functions
+
+
+def test_one_diff_per_shared_file_per_run(first_build):
+    _, runs, _ = first_build
+    for mode, states in runs.items():
+        diffs = [s for s in states.values() if "jail_conf" in s["__id__"] and s["changes"].get("diff")]
+        assert len(diffs) == 1, (mode, [(s["__id__"], s["comment"]) for s in diffs])
+        others = [s for s in states.values() if s["__id__"].endswith("-jail_conf") and s not in diffs]
+        assert others and all("already correct" in s["comment"] and not s["changes"] for s in others), others
+
+
+def test_list_shows_prisoners_never_built_and_stopped_unmanaged_jails(salt_cli, minion16, built, pillar_dir,
+                                                                       root16):
+    more = copy.deepcopy(built)
+    more["jailprov"]["prisoners"]["prisoner3"] = {"ip4": "192.168.11.33", "hostname": "bsd3.korodes.com"}
+    write_pillar(pillar_dir, {"jailer16": ["more16"]}, {"more16": more})
+    jail_conf = root16 / "etc/jail.conf"
+    original = jail_conf.read_text(encoding="utf-8")
+    try:
+        salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=minion16.id)
+        jail_conf.write_text(original + '\nadmin {\n    path = "/usr/jails/admin";\n    host.hostname = admin.example.org;\n'
+                             '    ip4.addr = "em0|192.168.11.99/24";\n}\n', encoding="utf-8")
+        ret = minion16.salt_call_cli(timeout=120).run("jailprov.list")
+        assert ret.returncode == 0, ret
+        listed = {e["name"]: (e["state"], e["managed"]) for e in ret.data}
+        assert listed == {"prisoner1": ("running", True), "prisoner2": ("running", True),
+                          "prisoner3": ("absent", True), "admin": ("stopped", False)}, ret.data
+        admin = next(e for e in ret.data if e["name"] == "admin")
+        assert admin["ipv4"] == ["192.168.11.99"] and admin["path"] == "/usr/jails/admin"
+    finally:
+        jail_conf.write_text(original, encoding="utf-8")
+        write_pillar(pillar_dir, {"jailer16": ["jailer16"]}, {"jailer16": built})
+        salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=minion16.id)
+
+
+def test_release_cache_lists_and_prunes_through_salt_call(minion16, built, root16):
+    old = root16 / "var/cache/jailprov/13.4-RELEASE/amd64"
+    old.mkdir(parents=True)
+    (old / "base.txz").write_bytes(b"x" * 4096)
+    salt_call = minion16.salt_call_cli(timeout=120)
+    ret = salt_call.run("jailprov.release_cache")
+    assert ret.returncode == 0, ret
+    by = {e["release"]: e for e in ret.data["releases"]}
+    assert by["14.2-RELEASE"]["in_use"] and set(by["14.2-RELEASE"]["files"]) >= {"base.txz", "base.tar"}
+    assert not by["13.4-RELEASE"]["in_use"] and by["13.4-RELEASE"]["bytes"] == 4096
+    ret = salt_call.run("jailprov.release_cache", "prune=True")
+    assert ret.data["changed"] and ret.data["removed_bytes"] == 4096 and not old.exists()
+    assert (root16 / "var/cache/jailprov/14.2-RELEASE/amd64/base.tar").is_file()
+
+
+def test_progress_reaches_the_master_during_a_first_build(first_build, minion16):
+    _, _, events = first_build
+    assert events, "no jailprov/* event on the master's bus"
+    by_step = {}
+    for event in events:
+        # a minion's event as the master publishes it: {"id": minion, "cmd": "_minion_event", "data": {...}}
+        assert event.data["id"] == minion16.id
+        data = event.data["data"]
+        assert data["minion"] == minion16.id and event.tag.startswith(f"jailprov/{data['step']}/{minion16.id}")
+        assert 0 <= data["done"] <= data["total"]
+        by_step.setdefault((data["step"], data["prisoner"]), []).append(data["done"])
+    assert set(by_step) >= {("release/download", None), ("release/decompress", None),
+                            ("release/extract", "prisoner1"), ("release/extract", "prisoner2")}, by_step
+    for (step, prisoner), done in by_step.items():
+        assert done == sorted(done), (step, prisoner, done)
+    extract = [e.data["data"] for e in events
+               if e.data["data"]["step"] == "release/extract" and e.data["data"]["prisoner"] == "prisoner1"]
+    assert extract[0]["done"] == 0 and extract[-1]["done"] == extract[-1]["total"] > 0
+    assert events[0].tag.startswith("jailprov/release/download/")
 
 
 def test_exec_and_ping_exit_codes_through_salt_call(minion16, built):

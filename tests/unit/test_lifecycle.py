@@ -116,6 +116,9 @@ def test_list_all_stopped(host, runner, cfg):
          "path": "/home/jail/prisoner1", "ipv4": ["192.168.11.31"], "ipv6": [], "managed": True, "type": "thick"},
         {"name": "prisoner2", "jid": 2, "state": "stopped", "hostname": "bsd2.korodes.com",
          "path": "/home/jail/prisoner2", "ipv4": ["192.168.11.32"], "ipv6": [], "managed": True, "type": "thick"},
+        # the administrator's own jail in jail.conf, stopped: listed, not managed
+        {"name": "web", "jid": None, "state": "stopped", "hostname": "web.example.org",
+         "path": "/usr/jails/web", "ipv4": [], "ipv6": [], "managed": False, "type": None},
     ]
 
 
@@ -128,6 +131,7 @@ def test_list_names_compared_exactly(host, runner, cfg):
         ("prisoner2", "running", 2, True, "thick"),
         ("prisoner10", "running", 7, False, None),
         ("prisoner", "running", 8, False, None),
+        ("web", "stopped", None, False, None),
     ]
     assert listed[1]["hostname"] == "prisoner2.example"            # a running jail is shown as jls has it
     assert listed[2]["ipv4"] == ["10.0.0.10"]
@@ -139,7 +143,43 @@ def test_list_leaves_out_absent_prisoners_unless_running(host, runner):
     runner.expect(JLS, jls(("prisoner2", 2)))
     listed = lifecycle.list_jails(host, model.from_pillar(pillar))
     assert [(e["name"], e["state"], e["managed"]) for e in listed] == [
-        ("prisoner1", "stopped", True), ("prisoner2", "running", False)]
+        ("prisoner1", "stopped", True), ("prisoner2", "running", False), ("web", "stopped", False)]
+
+
+def test_list_prisoner_never_built_is_absent_not_stopped(host, runner, cfg, root):
+    """Issue 16: a prisoner whose root does not exist is ``absent``; one whose root exists is ``stopped``."""
+    shutil.rmtree(root / "home/jail/prisoner2")
+    runner.expect(JLS, jls())
+    listed = lifecycle.list_jails(host, cfg)
+    assert [(e["name"], e["state"], e["managed"]) for e in listed] == [
+        ("prisoner1", "stopped", True), ("prisoner2", "absent", True), ("web", "stopped", False)]
+
+
+def test_list_stopped_unmanaged_jails_from_includes_with_their_addresses(host, runner, cfg, root):
+    """Stopped jails jailprov does not manage, from jail.conf and what it includes, as jail(8) reads them;
+    a running one is listed once (from jls); a jail the pillar marks absent is not 'unmanaged'."""
+    (root / "etc/jail.conf.d").mkdir()
+    (root / "etc/jail.conf.d/db.conf").write_text(
+        'db { jid = 40; path = "/usr/jails/db"; host.hostname = db.example.org;\n'
+        '     ip4.addr = "em0|10.0.0.40/24", 10.0.0.41; ip6.addr = "2001:db8::40/64"; }\n'
+        'mail { path = /usr/jails/mail; host.hostname = mail.example.org; }\n')
+    with open(root / "etc/jail.conf", "a", encoding="utf-8") as fh:
+        fh.write('.include "/etc/jail.conf.d/*.conf";\n')
+    runner.expect(JLS, jls(("mail", 9, "10.0.0.9")))
+    names = [e["name"] for e in lifecycle.list_jails(host, cfg)]
+    assert names.count("mail") == 1
+    runner.expect(JLS, jls(("mail", 9, "10.0.0.9")))
+    listed = {e["name"]: e for e in lifecycle.list_jails(host, cfg)}
+    assert listed["db"] == {"name": "db", "jid": 40, "state": "stopped", "hostname": "db.example.org",
+                            "path": "/usr/jails/db", "ipv4": ["10.0.0.40", "10.0.0.41"], "ipv6": ["2001:db8::40"],
+                            "managed": False}
+    assert (listed["mail"]["state"], listed["mail"]["jid"]) == ("running", 9)
+
+
+def test_list_survives_a_jail_conf_it_cannot_parse(host, runner, cfg, root):
+    (root / "etc/jail.conf").write_text("web { path = /usr/jails/web;\n")       # unterminated block
+    runner.expect(JLS, jls())
+    assert [e["name"] for e in lifecycle.list_jails(host, cfg)] == ["prisoner1", "prisoner2"]
 
 
 # ------------------------------------------------------------------------------------------------
