@@ -4,10 +4,13 @@ The factories' root_dir, the master's file/pillar roots and the rehearsal scratc
 pytest's tmp dir.
 """
 
+import contextlib
 import shutil
 
 import pytest
 import yaml
+
+from salt_jail import rehearsal
 
 pytestmark = pytest.mark.integration
 
@@ -72,3 +75,31 @@ def salt_minion(salt_master, scratch_root):
 @pytest.fixture(scope="session")
 def salt_cli(salt_master):
     return salt_master.salt_cli(timeout=300)
+
+
+@contextlib.contextmanager
+def served_release(tmp_path_factory, name):
+    """A small synthetic 14.2-RELEASE served on 127.0.0.1 from a new tmp dir; yields its base URL."""
+    from salt_jail.rehearsal import mirror
+
+    directory = tmp_path_factory.mktemp(name)
+    mirror.make_release(str(directory), release="14.2-RELEASE", arch="amd64", dists=("base",), size="small")
+    url, stop = mirror.serve(str(directory))
+    try:
+        yield url
+    finally:
+        stop()
+
+
+@contextlib.contextmanager
+def rehearsal_minion(salt_master, tmp_path_factory, minion_id):
+    """A salt-minion daemon of ``salt_master`` in rehearsal mode on a scratch root of its own; yields
+    ``(factory, root)`` and clears the root's file flags afterwards."""
+    root = tmp_path_factory.mktemp(f"scratch-{minion_id}")
+    try:
+        factory = salt_master.salt_minion_daemon(
+            minion_id, defaults={"jailprov": {"rehearsal": True, "root": str(root)}})
+        with factory.started():
+            yield factory, root
+    finally:
+        rehearsal.clear_file_flags(str(root))

@@ -7,10 +7,7 @@ import time
 
 import pytest
 
-from salt_jail import rehearsal
-from salt_jail.rehearsal import mirror
-
-from .conftest import write_pillar
+from .conftest import rehearsal_minion, served_release, write_pillar
 
 pytestmark = pytest.mark.integration
 
@@ -19,35 +16,25 @@ SILENT_IP = "192.0.2.1"       # TEST-NET-1: the rehearsal's ping model has no ho
 
 
 @pytest.fixture(scope="module")
-def release_mirror(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("i16-mirror")
-    mirror.make_release(str(directory), release="14.2-RELEASE", arch="amd64", dists=("base",), size="small")
-    url, stop = mirror.serve(str(directory))
-    yield url
-    stop()
+def jailer16(salt_master, tmp_path_factory):
+    """``(minion, scratch root, release mirror URL)`` of jailer16."""
+    with served_release(tmp_path_factory, "i16-mirror") as url, \
+            rehearsal_minion(salt_master, tmp_path_factory, "jailer16") as (minion, root):
+        yield minion, root, url
 
 
 @pytest.fixture(scope="module")
-def root16(tmp_path_factory):
-    root = tmp_path_factory.mktemp("i16-scratch")
-    yield root
-    rehearsal.clear_file_flags(str(root))
+def minion16(jailer16):
+    return jailer16[0]
 
 
 @pytest.fixture(scope="module")
-def minion16(salt_master, root16):
-    factory = salt_master.salt_minion_daemon(
-        "jailer16", defaults={"jailprov": {"rehearsal": True, "root": str(root16)}})
-    with factory.started():
-        yield factory
-
-
-@pytest.fixture(scope="module")
-def first_build(salt_master, salt_cli, minion16, pillar_dir, seed_pillar_data, release_mirror, event_listener):
+def first_build(salt_master, salt_cli, jailer16, pillar_dir, seed_pillar_data, event_listener):
     """The seed's two prisoners built on jailer16 by a highstate from the master, and the ``jailprov/*``
     events the master's bus carried meanwhile."""
+    minion16, _, url = jailer16
     pillar = copy.deepcopy(seed_pillar_data)
-    pillar["jailprov"]["mirror"] = release_mirror
+    pillar["jailprov"]["mirror"] = url
     write_pillar(pillar_dir, {"jailer16": ["jailer16"]}, {"jailer16": pillar})
     salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=minion16.id)
     predicted = salt_cli.run("state.apply", "jail", "test=True", minion_tgt=minion16.id, _timeout=600)
@@ -102,8 +89,8 @@ def test_one_diff_per_shared_file_per_run(first_build):
         assert others and all("already correct" in s["comment"] and not s["changes"] for s in others), others
 
 
-def test_list_shows_prisoners_never_built_and_stopped_unmanaged_jails(salt_cli, minion16, built, pillar_dir,
-                                                                       root16):
+def test_list_shows_prisoners_never_built_and_stopped_unmanaged_jails(salt_cli, jailer16, built, pillar_dir):
+    minion16, root16, _ = jailer16
     more = copy.deepcopy(built)
     more["jailprov"]["prisoners"]["prisoner3"] = {"ip4": "192.168.11.33", "hostname": "bsd3.korodes.com"}
     write_pillar(pillar_dir, {"jailer16": ["more16"]}, {"more16": more})
@@ -126,7 +113,8 @@ def test_list_shows_prisoners_never_built_and_stopped_unmanaged_jails(salt_cli, 
         salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=minion16.id)
 
 
-def test_release_cache_lists_and_prunes_through_salt_call(minion16, built, root16):
+def test_release_cache_lists_and_prunes_through_salt_call(jailer16, built):
+    minion16, root16, _ = jailer16
     old = root16 / "var/cache/jailprov/13.4-RELEASE/amd64"
     old.mkdir(parents=True)
     (old / "base.txz").write_bytes(b"x" * 4096)

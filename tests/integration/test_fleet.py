@@ -10,7 +10,7 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.rehearsal import mirror
 
-from .conftest import write_pillar
+from .conftest import rehearsal_minion, served_release, write_pillar
 
 pytestmark = pytest.mark.integration
 
@@ -19,26 +19,24 @@ HOST_IP = "192.168.11.30"
 
 @pytest.fixture(scope="module")
 def release_mirror(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mirror")
-    mirror.make_release(str(directory), release="14.2-RELEASE", arch="amd64", dists=("base",), size="small")
-    url, stop = mirror.serve(str(directory))
-    yield url
-    stop()
+    with served_release(tmp_path_factory, "mirror") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def second_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("scratch2")
-    yield root
-    rehearsal.clear_file_flags(str(root))
+def jailer2(salt_master, tmp_path_factory):
+    with rehearsal_minion(salt_master, tmp_path_factory, "jailer2") as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
-def second_minion(salt_master, second_root):
-    factory = salt_master.salt_minion_daemon(
-        "jailer2", defaults={"jailprov": {"rehearsal": True, "root": str(second_root)}})
-    with factory.started():
-        yield factory
+def second_root(jailer2):
+    return jailer2[1]
+
+
+@pytest.fixture(scope="module")
+def second_minion(jailer2):
+    return jailer2[0]
 
 
 def split_pillars(seed, url):
