@@ -94,7 +94,9 @@ def served_release(tmp_path_factory, name):
 @contextlib.contextmanager
 def rehearsal_minion(salt_master, tmp_path_factory, minion_id):
     """A salt-minion daemon of ``salt_master`` in rehearsal mode on a scratch root of its own; yields
-    ``(factory, root)`` and clears the root's file flags afterwards."""
+    ``(factory, root)``.  Afterwards its key is deleted from the master (a stopped minion whose key is still
+    accepted makes every later ``salt '*' ...`` wait for it until the timeout) and the root's file flags are
+    cleared."""
     root = tmp_path_factory.mktemp(f"scratch-{minion_id}")
     try:
         factory = salt_master.salt_minion_daemon(
@@ -102,4 +104,5 @@ def rehearsal_minion(salt_master, tmp_path_factory, minion_id):
         with factory.started():
             yield factory, root
     finally:
+        salt_master.salt_key_cli().run("-d", minion_id, "-y")
         rehearsal.clear_file_flags(str(root))
