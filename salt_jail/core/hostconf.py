@@ -152,11 +152,17 @@ def _holds(root, path, name):
     return state is not None and name in _parse(state.text, path).jails()
 
 
+def _wanted_params(host, cfg, prisoner):
+    """The parameters the prisoner's block is written with (what :func:`jail_conf` and :func:`new_blocks`
+    both write)."""
+    return _numeric_devfs_ruleset(host, prisoner, block_params(cfg, prisoner))
+
+
 def _plan_jail_conf(host, cfg, prisoner, test):
     """Compute (and unless ``test`` apply) the jail.conf edits; returns ([EditResult], block_changed)."""
     root = Root.of_host(host)
     name = prisoner.name
-    params = _numeric_devfs_ruleset(host, prisoner, block_params(cfg, prisoner))
+    params = _wanted_params(host, cfg, prisoner)
     edits, moves = [], []
     own = conf_d_path(cfg, name)
     if cfg.jail_conf_layout == "jail.conf.d":
@@ -279,7 +285,7 @@ def new_blocks(host, cfg, test=False):
            and lifecycle.find_running(host, p.name) is None]
     if not new:
         return StepResult(False, f"no new prisoner to add to {cfg.jail_conf}")
-    transforms = [_set_block(cfg.jail_conf, p.name, block_params(cfg, p)) for p in new]
+    transforms = [_set_block(cfg.jail_conf, p.name, _wanted_params(host, cfg, p)) for p in new]
 
     def add_all(old):
         text = old

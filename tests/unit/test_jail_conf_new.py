@@ -47,3 +47,15 @@ def test_jail_conf_d_layout_has_nothing_shared(tmp_path, seed_pillar):
     cfg = cfg_for(seed_pillar, jail_conf_layout="jail.conf.d")
     res = hostconf.new_blocks(host_for(tmp_path), cfg)
     assert not res.changed and not (tmp_path / "etc").exists()
+
+
+def test_new_blocks_are_written_as_each_prisoner_state_writes_them(tmp_path, seed_pillar):
+    """A devfs_ruleset given by name is written as its number, here as in the prisoner's own state."""
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/devfs.rules").write_text("[devfsrules_jail_web=10]\nadd path 'bpf*' unhide\n")
+    seed_pillar["jailprov"]["prisoners"]["prisoner1"].setdefault("params", {})["devfs_ruleset"] = "devfsrules_jail_web"
+    cfg = cfg_for(seed_pillar)
+    host = host_for(tmp_path)
+    assert hostconf.new_blocks(host, cfg).changed
+    assert "devfs_ruleset = 10;" in (tmp_path / "etc/jail.conf").read_text()
+    assert not hostconf.jail_conf(host, cfg, "prisoner1").changed
