@@ -804,6 +804,7 @@ def test_rehearsal_seed_prisoners_run(rehearsed, cfg):
     assert [(e["name"], e["jid"], e["state"], e["hostname"], e["path"], e["ipv4"]) for e in listed] == [
         ("prisoner1", 1, "running", "bsd1.korodes.com", "/home/jail/prisoner1", ["192.168.11.31"]),
         ("prisoner2", 2, "running", "bsd2.korodes.com", "/home/jail/prisoner2", ["192.168.11.32"]),
+        ("web", None, "stopped", "web.example.org", "/usr/jails/web", []),        # the admin's own, in jail.conf
     ]
     assert lifecycle.exec_in(host, cfg, "prisoner1", ["hostname"]) == {
         "stdout": "bsd1.korodes.com\n", "stderr": "", "retcode": 0}
