@@ -512,7 +512,7 @@ def _releases_dir(errs, value, jail_root, prisoners):
         errs.add(_kp("releases_dir"), f"{path!r} must be a directory of its own (default {default})")
     for p in prisoners:
         if path == p.path or path.startswith(p.path + "/") or p.path.startswith(path + "/"):
-            errs.add(_kp("releases_dir"), f"{path!r} overlaps prisoner {p.name!r}'s root {p.path} (expected a "
+            errs.add(_kp("releases_dir"), f"{path!r} overlaps prisoner {p.name!r} (its root is {p.path}; expected a "
                                           f"place no prisoner name can take, such as the default {default})")
     return path
 

@@ -172,7 +172,7 @@ def test_list_stopped_unmanaged_jails_from_includes_with_their_addresses(host, r
     listed = {e["name"]: e for e in lifecycle.list_jails(host, cfg)}
     assert listed["db"] == {"name": "db", "jid": 40, "state": "stopped", "hostname": "db.example.org",
                             "path": "/usr/jails/db", "ipv4": ["10.0.0.40", "10.0.0.41"], "ipv6": ["2001:db8::40"],
-                            "managed": False}
+                            "managed": False, "type": None}
     assert (listed["mail"]["state"], listed["mail"]["jid"]) == ("running", 9)
 
 
