@@ -12,7 +12,7 @@ import os
 import posixpath
 import re
 
-from . import hostaddr, jailconf, lifecycle, rcconf, textedit, thin
+from . import hostaddr, jailconf, lifecycle, rcconf, textedit, thin, vnet
 from .errors import JailprovError, ValidationError
 from .result import StepResult
 from .textedit import Root
@@ -31,13 +31,14 @@ def block_params(cfg, prisoner):
     if prisoner.ip6:
         params.append(("ip6.addr", list(prisoner.ip6)))
     params.append(("host.hostname", prisoner.hostname))
-    if cfg.interface:
+    if cfg.interface and prisoner.network is None:
         params.append(("interface", cfg.interface))
+    params += vnet.block_params(prisoner)
     if prisoner.sysvipc:
         mode = "inherit" if prisoner.sysvipc == "inherit" else "new"
         params += [(p, mode) for p in SYSVIPC_PARAMS if p not in prisoner.params]
     params += thin.block_params(cfg, prisoner)
-    params += list(prisoner.params.items())
+    params += list(vnet.pillar_params(prisoner).items())
     return params
 
 

@@ -13,6 +13,7 @@ import re
 import typing
 
 from . import zfs as zfskeys
+from . import vnet
 from .errors import ValidationError
 
 
@@ -53,6 +54,7 @@ class Prisoner:
     dataset: typing.Optional[str] = None                    # the prisoner's dataset (dataset/clone storage)
     zfs_properties: dict = dataclasses.field(default_factory=dict)  # property -> value given to zfs set
     snapshots: tuple = ()                                   # snapshot names that must exist
+    network: typing.Optional[vnet.Network] = None          # None = the host's stack (shared IP); see core.vnet
 
     @property
     def shortname(self):
@@ -144,7 +146,7 @@ HOST_KEYS = ("pw_range", "defaultpasswd", "rc_aliases", "rc_conf", "jail_list", 
 PRISONER_KEYS = (
     "jid", "ip4", "ip6", "hostname", "pw_range", "defaultpasswd", "timezone", "wall_cmos_clock",
     "root_password", "params", "sysvipc", "absent", "resolvers", "type", "storage", "dataset",
-    "zfs_properties", "snapshots",
+    "zfs_properties", "snapshots", "network",
 )
 # Keys a prisoner must set itself: they are unique per prisoner.
 UNIQUE_KEYS = ("jid", "ip4", "ip6", "hostname", "pw_range", "absent", "dataset")
@@ -670,6 +672,12 @@ def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False, zfs_cfg
     ip4 = _addresses(errs, f"{path}:ip4", data.get("ip4"), 4)
     ip6 = _addresses(errs, f"{path}:ip6", data.get("ip6"), 6)
     storage, dataset, zfs_properties, snapshots = zfskeys.parse_prisoner(errs, path, name, data, defaults, zfs_cfg)
+    network, net_errors = vnet.parse(name, vnet.merge(defaults.get("network"), data.get("network")),
+                                     bool(data.get("ip4") or data.get("ip6")))
+    for sub, message in net_errors:
+        errs.add(f"{path}:network" + (f":{sub}" if sub else ""), message)
+    for key, message in vnet.check_params(params, network):
+        errs.add(f"{path}:params:{key}", message)
     return Prisoner(
         name=name,
         path=posixpath.join(jail_root, name) if jail_root else "",
@@ -691,6 +699,7 @@ def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False, zfs_cfg
         dataset=dataset,
         zfs_properties=zfs_properties,
         snapshots=snapshots,
+        network=None if absent else network,
     )
 
 
@@ -706,6 +715,7 @@ def _check_unique(errs, prisoners):
             keys.append(("hostname", p.hostname.lower(), "hostname"))
         if p.dataset:
             keys.append(("dataset", p.dataset, "dataset"))
+        keys += vnet.identities(p)
         for kind, value, sub in keys:
             other = seen.get((kind, value))
             if other and other != p.name:
@@ -806,6 +816,8 @@ def parse(data):
                 name=name, path=posixpath.join(jail_root or "/home/jail", name), jid=None, ip4=(), ip6=(),
                 hostname="", pw_range=None, defaultpasswd="no", timezone=None, wall_cmos_clock=False, absent=True)
     _check_unique(errs, prisoners.values())
+    for name, sub, message in vnet.check_bridges(prisoners.values()):
+        errs.add(_kp("prisoners", name, sub), message)
     _check_ranges(errs, host, prisoners.values())
 
     mirrors = _mirrors(errs, data, release)

@@ -409,6 +409,23 @@ def _scrub(text, secret):
     return (text or "").replace(secret, "<hash>")
 
 
+# --------------------------------------------------------------------------------------------------
+# VNET: the prisoner's own network configuration (salt_jail.core.vnet)
+
+
+def network(host, cfg, name, test=False):
+    """A VNET prisoner's ``etc/rc.conf`` holds its interface, address and default routes; when it runs, its
+    live address and routes are changed to match (``jexec NAME ifconfig``/``route``).  Shared-IP: no change."""
+    from . import lifecycle, vnet  # pylint: disable=import-outside-toplevel
+
+    prisoner = _prisoner(cfg, name)
+    if prisoner.network is None:
+        return vnet.prisoner_network(host, cfg, name, None, test=test)
+    root = _root(host, prisoner)
+    running = lifecycle.find_running(host, name) is not None
+    return vnet.prisoner_network(host, cfg, name, root, test=test, running=running)
+
+
 #: The prisoner steps in seed order, as ``(step_id, function)``.
 STEPS = (
     ("root", ensure_root),

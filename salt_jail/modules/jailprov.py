@@ -523,6 +523,21 @@ def root_password(name, test=False):
     return _step(steps.root_password, name, test)
 
 
+def network(name, test=False):
+    """
+    VNET prisoners: the prisoner's ``/etc/rc.conf`` configures its epair interface, address and default routes
+    (byte-preserving edit), and a running prisoner gets an address or route change live (``jexec NAME ifconfig
+    ...``, ``route ...``). A change of bridge or interface name is a restart, done by ``jail_conf``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.network prisoner1 test=True
+    """
+    return _step(steps.network, name, test)
+
+
 def provision(name, test=False):
     """
     Run the prisoner steps in the seed order (root, base, [fstab: thin prisoners], resolv_conf, syslog, crontab,

@@ -3,7 +3,7 @@
 :func:`setup` lays out a scratch root that looks like a freshly installed FreeBSD 14.2 host to the product:
 ``/etc/rc.conf``, ``/etc/master.passwd`` and friends, and in ``<root>/.rehearsal/bin`` one executable per
 FreeBSD tool the product runs (``jail jls jexec mount umount devfs chflags service ifconfig ping ping6 pw
-sysctl tar``).  The product passes host paths (``/etc/jail.conf``, ``/home/jail/prisoner1``) exactly as on
+route sysctl tar``).  The product passes host paths (``/etc/jail.conf``, ``/home/jail/prisoner1``) exactly as on
 FreeBSD; each stand-in maps them below the scratch root.  The stand-ins are strict: they accept the
 options of the FreeBSD 14.2 tool, answer in its exact output formats, and fail with its messages and exit
 statuses (each module of :mod:`salt_jail.rehearsal.tools` says what it follows and what it leaves out).
@@ -13,6 +13,9 @@ What is simulated, what is real:
 * jails, interface addresses, mounts, devfs rulesets and kern.securelevel live in the simulated kernel
   (``<root>/.rehearsal/kernel.json``); no address is configured, no packet is sent; only nullfs mounts are
   real (read-only bind mounts, :mod:`~salt_jail.rehearsal.nullfs`), and :func:`unmount_all` undoes them;
+  and VNET is real too: bridges, epairs and VNET jails are real Linux bridges, veth pairs and network
+  namespaces, all inside namespaces of the scratch root's own (:mod:`~salt_jail.rehearsal.netns`), so
+  pings between VNET jails really cross the bridge; :func:`clear_network` removes them;
 * file flags are real where Linux can enforce them (``schg`` -> ``chattr +i``, see
   :mod:`~salt_jail.rehearsal.fileflags`), so a forgotten ``chflags -R 0`` makes ``rm`` fail;
 * commands run "inside" a jail (``jexec``, ``exec.start``) are real Linux processes with the jail's
@@ -27,13 +30,13 @@ what the product cannot (the securelevel, hosts answering ping) with :func:`set_
 import os
 import sys
 
-from . import cli, fileflags, nullfs
+from . import cli, fileflags, netns, nullfs
 from .simkernel import KernelView, initial_state
 from .scratch import Scratch
 
 __all__ = [
-    "TOOLS", "add_remote_host", "clear_file_flags", "commands", "kernel", "nested_commands",
-    "set_securelevel", "setup", "unmount_all",
+    "TOOLS", "add_remote_host", "clear_file_flags", "clear_network", "commands", "kernel", "nested_commands",
+    "network_namespaces", "set_securelevel", "setup", "unmount_all",
 ]
 
 #: The FreeBSD tools the rehearsal host plays, by their FreeBSD names.
@@ -178,3 +181,14 @@ def unmount_all(root):
         with scratch.kernel() as current:
             current.data["mounts"] = [m for m in current.mounts if m["fstype"] != "nullfs"]
     return done
+
+
+def clear_network(root):
+    """Delete the network namespaces of ``root`` (the simulated host's and its VNET jails'), and with them
+    every bridge and veth pair the rehearsal created for it (teardown)."""
+    netns.cleanup(Scratch(root).root)
+
+
+def network_namespaces(root):
+    """The names of the network namespaces of ``root`` that exist now (tests check nothing is left)."""
+    return netns.namespaces(Scratch(root).root)

@@ -23,6 +23,7 @@ TOOLS = {
     "ping": ("ping", "main"),
     "ping6": ("ping", "main"),
     "pw": ("pw", "main"),
+    "route": ("route", "main"),
     "service": ("service", "main"),
     "sysctl": ("sysctl", "main"),
     "tar": ("tar", "main"),

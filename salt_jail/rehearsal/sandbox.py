@@ -32,6 +32,7 @@ import socket
 import struct
 import subprocess
 
+from . import netns
 from .scratch import BY_ENV, JID_ENV
 
 #: Where the host's own tools are looked up when a jailed command needs one.
@@ -79,14 +80,24 @@ def _landlock(writable):
         os.close(ruleset)
 
 
-def _enter(hostname, writable):
-    """preexec_fn of a jailed command: namespaces (when ``hostname`` is given), then Landlock."""
+def _enter(hostname, writable, netns_fd=None, empty_net=False):
+    """preexec_fn of a jailed command: namespaces (when ``hostname`` is given), then Landlock.
+
+    A VNET jail's command joins the jail's own network namespace (``netns_fd``) instead of an empty one;
+    ``empty_net`` gives a host-side hook an empty network namespace (it reaches the rehearsal's namespaces
+    only through the stand-ins, which name them).
+    """
     try:
+        libc = ctypes.CDLL(None, use_errno=True)
         if hostname is not None:
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.unshare(_CLONE_NEWUTS | _CLONE_NEWNET) != 0:
+            flags = _CLONE_NEWUTS | (0 if netns_fd is not None else _CLONE_NEWNET)
+            if libc.unshare(flags) != 0:
                 raise OSError(ctypes.get_errno(), "unshare(UTS, NET): " + os.strerror(ctypes.get_errno()))
             socket.sethostname(hostname)
+            if netns_fd is not None and libc.setns(netns_fd, _CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns(NET): " + os.strerror(ctypes.get_errno()))
+        elif empty_net and libc.unshare(_CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(NET): " + os.strerror(ctypes.get_errno()))
         _landlock(writable)
     except OSError as error:
         os.write(2, f"rehearsal: cannot sandbox the jailed command: {error.strerror or error}\n".encode())
@@ -159,8 +170,27 @@ def run(scratch, jail, argv, *, env, cwd, by, standins, stdin=None, stdout=None,
     env[JID_ENV] = str(jail["jid"])
     tmp = scratch.resolve("/tmp", view=jail["path"])[1]
     env["TMPDIR"] = tmp if os.path.isdir(tmp) else scratch.tmpdir
-    enter = functools.partial(_enter, jail["params"]["host.hostname"], [scratch.root, "/dev"])
-    return subprocess.run(exec_argv, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr,
+    netns_fd = None
+    if jail["params"].get("vnet") == "new":
+        try:
+            netns_fd = os.open(netns.jail_ns_path(scratch.root, jail["jid"]), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as error:
+            raise OSError(error.errno, f"the VNET jail's network namespace is missing: {error.strerror}") from None
+    enter = functools.partial(_enter, jail["params"]["host.hostname"], [scratch.root, "/dev"], netns_fd)
+    try:
+        return subprocess.run(exec_argv, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr,
+                              preexec_fn=enter, timeout=timeout, check=False).returncode
+    finally:
+        if netns_fd is not None:
+            os.close(netns_fd)
+
+
+def run_host_hook(scratch, argv, *, env, cwd, stdout=None, stderr=None, timeout=None):
+    """Run a jail(8) system-environment hook made only of stand-ins (see :func:`salt_jail.rehearsal.vnet.
+    runnable_hook`): confined to writing below the scratch root, in an empty network namespace of its own.
+    Returns the exit status."""
+    enter = functools.partial(_enter, None, [scratch.root, "/dev"], None, True)
+    return subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                           preexec_fn=enter, timeout=timeout, check=False).returncode
 
 

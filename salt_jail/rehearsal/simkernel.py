@@ -233,12 +233,17 @@ class Kernel:
     # -- interfaces ------------------------------------------------------------------------------
     @property
     def interfaces(self):
-        """Interfaces in index order: ``{name: record}``."""
-        return dict(sorted(self.data["interfaces"].items(), key=lambda item: item[1]["index"]))
+        """The host's interfaces in index order: ``{name: record}`` (not those moved into a VNET jail)."""
+        return self.vnet_interfaces(0)
+
+    def vnet_interfaces(self, jid):
+        """The interfaces of VNET jail ``jid`` (0: the host's) in index order."""
+        return dict(sorted(((n, r) for n, r in self.data["interfaces"].items() if (r.get("vnet") or 0) == jid),
+                           key=lambda item: item[1]["index"]))
 
     def local_addresses(self):
-        """Every address configured on an interface, as strings."""
-        return {a["addr"] for iface in self.data["interfaces"].values()
+        """Every address configured on one of the host's interfaces, as strings."""
+        return {a["addr"] for iface in self.interfaces.values()
                 for family in ("inet", "inet6") for a in iface[family]}
 
     def add_address(self, ifname, family, addr, prefixlen):

@@ -288,6 +288,18 @@ def root_password(name):
     return _run_step(name, "root_password", name)
 
 
+def network(name):
+    """VNET prisoners: the prisoner's rc.conf network lines, and the live address and routes of a running one.
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-network:
+          jailprov.network:
+            - name: prisoner1
+    """
+    return _run_step(name, "network", name)
+
+
 def rc_conf(name="host"):
     """Step 10: the host's rc.conf jail settings and (optionally) the prisoners' interface aliases.
 

@@ -7,11 +7,19 @@ include:
   - jail.prisoners
 {%- for name in present %}
 
+jailprov-{{ name }}-network:
+  jailprov.network:
+    - name: {{ name }}
+    - require:
+      - jailprov: jailprov-{{ name }}-root_password
+      - jailprov: jailprov-{{ name }}-jail_conf
+
 jailprov-{{ name }}-running:
   jailprov.running:
     - name: {{ name }}
     - require:
       - jailprov: jailprov-{{ name }}-root_password
+      - jailprov: jailprov-{{ name }}-network
       - jailprov: jailprov-{{ name }}-jail_conf
       - jailprov: jailprov-host-rc_conf
 {%- endfor %}

@@ -57,6 +57,7 @@ def scratch_root(tmp_path_factory):
     from salt_jail import rehearsal
 
     rehearsal.unmount_all(str(root))        # thin prisoners' nullfs mounts are real (read-only binds)
+    rehearsal.clear_network(str(root))    # VNET prisoners' namespaces, bridges and veth pairs
     # Immutable (schg) files would make the tmp dir impossible to clean.
     if shutil.which("chattr"):
         import subprocess

@@ -13,3 +13,4 @@ def rehearsal_root(tmp_path):
     rehearsal.setup(path)
     yield path
     rehearsal.clear_file_flags(path)
+    rehearsal.clear_network(path)

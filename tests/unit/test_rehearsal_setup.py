@@ -22,7 +22,7 @@ def root(rehearsal_root):
 def test_setup_creates_every_wrapper_with_absolute_interpreter(root):
     bindir = os.path.join(root, ".rehearsal", "bin")
     expected = {"chflags", "devfs", "ifconfig", "jail", "jexec", "jls", "mount", "ping", "ping6", "pw",
-                "service", "sysctl", "tar", "umount", "zfs", "zpool"}
+                "service", "sysctl", "tar", "umount", "zfs", "zpool", "route"}
     assert set(os.listdir(bindir)) == expected == set(rehearsal.TOOLS)
     for tool in expected:
         path = os.path.join(bindir, tool)

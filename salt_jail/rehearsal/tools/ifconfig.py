@@ -12,7 +12,9 @@ FreeBSD 14 layout; the ``options``, ``media`` and ``nd6`` lines are fixed, plaus
 
 import errno
 import ipaddress
+import re
 
+from .. import netns, vnet
 from ..bsdgetopt import BadOption, getopt
 from ..context import Exit
 from ..simkernel import prefix_to_mask
@@ -36,25 +38,45 @@ _TRAILERS = {
     "ether": ["\tmedia: Ethernet autoselect (1000baseT <full-duplex>)", "\tstatus: active",
               "\tnd6 options=29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"],
     "loopback": ["\tgroups: lo", "\tnd6 options=21<PERFORMNUD,AUTO_LINKLOCAL>"],
+    "epair": ["\tgroups: epair", "\tmedia: Ethernet 10Gbase-T (10Gbase-T <full-duplex>)", "\tstatus: active",
+              "\tnd6 options=29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"],
+    "bridge": ["\tgroups: bridge", "\tnd6 options=9<PERFORMNUD,IFDISABLED>"],
 }
+#: Cloned interfaces (sys/net/if_epair.c, if_bridge.c): flags when up and when down.
+_CLONED_FLAGS = {
+    True: "flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu {mtu}",
+    False: "flags=1008802<BROADCAST,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu {mtu}",
+}
+_CLONED_OPTIONS = {"epair": "\toptions=8<VLAN_MTU>", "bridge": "\toptions=0"}
+#: A VNET jail's own loopback (its vnet has its own lo0).
+_JAIL_LO0 = {"index": 1, "kind": "loopback", "mtu": 16384,
+             "inet": [{"addr": "127.0.0.1", "prefixlen": 8}], "inet6": [{"addr": "::1", "prefixlen": 128}]}
 
 
 def _describe(name, iface, visible):
     """The ifconfig(8) block of one interface, showing only the addresses in ``visible`` (None: all)."""
-    head, options = _HEADERS[iface["kind"]]
+    if iface.get("cloned"):
+        head, options = _CLONED_FLAGS[bool(iface["up"])], _CLONED_OPTIONS[iface["kind"]]
+    else:
+        head, options = _HEADERS[iface["kind"]]
     lines = [f"{name}: {head.format(mtu=iface['mtu'])}", options]
-    if iface["kind"] == "ether":
+    if iface.get("cloned"):
+        lines.append(f"\tether {iface['ether']}")
+    elif iface["kind"] == "ether":
         lines.append(f"\tether 58:9c:fc:00:00:{iface['index']:02x}")
     for entry in iface["inet"]:
         if visible is None or entry["addr"] in visible:
             net = ipaddress.IPv4Interface(f"{entry['addr']}/{entry['prefixlen']}").network
             line = f"\tinet {entry['addr']} netmask {prefix_to_mask(entry['prefixlen'])}"
-            if iface["kind"] == "ether":
+            if iface["kind"] != "loopback":
                 line += f" broadcast {net.broadcast_address}"
             lines.append(line)
     for entry in iface["inet6"]:
         if visible is None or entry["addr"] in visible:
             lines.append(f"\tinet6 {entry['addr']} prefixlen {entry['prefixlen']}")
+    for member in iface.get("members", ()):
+        lines += [f"\tmember: {member} flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>",
+                  "\t        port 0 priority 128 path cost 2000"]
     return "\n".join(lines + _TRAILERS[iface["kind"]]) + "\n"
 
 
@@ -108,12 +130,24 @@ def main(ctx, argv):
     if unsupported:
         ctx.errx(EX_SOFTWARE, f"option -{sorted(unsupported)[0]} is not simulated by the rehearsal host")
     change = len(args) > 1
+    if change and not ctx.jail and _link_level(args):
+        netns.ensure_host(ctx.scratch.root)  # before the kernel lock: creating a namespace may take a while
     with ctx.scratch.kernel(write=change) as kernel:
         visible = None
-        if ctx.jail:
-            jail = kernel.find_jail(jid=ctx.jail["jid"])
-            visible = set(kernel.jail_param(jail, "ip4.addr")) | set(kernel.jail_param(jail, "ip6.addr"))
-        interfaces = kernel.interfaces
+        jail = kernel.find_jail(jid=ctx.jail["jid"]) if ctx.jail else None
+        if jail and vnet.is_vnet_jail(jail):
+            interfaces = {"lo0": _JAIL_LO0, **kernel.vnet_interfaces(jail["jid"])}
+            if change:
+                return _change(ctx, kernel, interfaces, args, jail)
+        elif change and (_link_level(args) or args[0] in kernel.interfaces
+                         and kernel.interfaces[args[0]].get("cloned")):
+            if jail:
+                ctx.err(1, "ioctl (SIOCSIFFLAGS)", errno.EPERM)
+            return _change(ctx, kernel, kernel.interfaces, args, None)
+        else:
+            if jail:
+                visible = set(kernel.jail_param(jail, "ip4.addr")) | set(kernel.jail_param(jail, "ip6.addr"))
+            interfaces = kernel.interfaces
         if "l" in flags:
             ctx.out(" ".join(interfaces) + "\n")
             return 0
@@ -140,4 +174,99 @@ def main(ctx, argv):
             kernel.add_address(name, family, address, prefixlen)
             if action == "set":
                 entries.insert(0, entries.pop())
+    return 0
+
+
+# -- cloned interfaces and VNET (salt_jail.rehearsal.vnet) -------------------------------------------------
+
+#: Parameters of the link level the rehearsal plays (sbin/ifconfig: ifconfig.c, ifclone.c, ifbridge.c).
+_LINK_WORDS = ("create", "destroy", "name", "up", "down", "ether", "lladdr", "addm", "deletem", "vnet", "-vnet",
+               "description", "descr")
+_TAKES_VALUE = ("name", "ether", "lladdr", "addm", "deletem", "vnet", "-vnet", "description", "descr")
+_MAC_RE = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$")
+
+
+def _link_level(args):
+    return any(word in _LINK_WORDS for word in args[1:2]) or args[1:2] == ["create"]
+
+
+def _fail(ctx, error):
+    if error.message and error.errno == errno.EOPNOTSUPP:
+        ctx.errx(EX_SOFTWARE, error.message)
+    ctx.err(1, error.request, error.errno)
+
+
+def _find_jail(kernel, text):
+    return kernel.find_jail(jid=int(text)) if text.isdigit() else kernel.find_jail(name=text)
+
+
+def _change(ctx, kernel, interfaces, args, jail):
+    """``ifconfig IF [create] PARAM ...`` on the link level, or an address change of a cloned interface."""
+    root = ctx.scratch.root
+    name, words = args[0], list(args[1:])
+    print_name = False
+    try:
+        if words[0] == "create":
+            if jail:
+                ctx.errx(EX_SOFTWARE, "creating interfaces inside a VNET jail is not simulated by the rehearsal host")
+            words.pop(0)
+            created = vnet.create(kernel, root, name)
+            print_name = created != name
+            name = created
+        elif name not in interfaces and words[0] != "-vnet":
+            ctx.errx(1, f"interface {name} does not exist")
+        elif name in interfaces and (name == "lo0" or not interfaces[name].get("cloned")):
+            if any(w in _LINK_WORDS for w in words):
+                ctx.errx(EX_SOFTWARE, f"changing {name} this way is not simulated by the rehearsal host")
+        while words:
+            word = words.pop(0)
+            if word in _TAKES_VALUE:
+                if not words:
+                    ctx.errx(1, f"missing argument for {word}")
+                value = words.pop(0)
+            if word == "destroy":
+                vnet.destroy(kernel, root, name)
+                return 0
+            if word == "name":
+                vnet.rename(kernel, root, name, value)
+                name, print_name = value, True
+            elif word in ("up", "down"):
+                vnet.set_up(kernel, root, name, word == "up")
+            elif word in ("ether", "lladdr"):
+                if not _MAC_RE.match(value):
+                    ctx.errx(1, "malformed link-level address")
+                vnet.set_ether(kernel, root, name, ":".join(f"{int(x, 16):02x}" for x in value.split(":")))
+            elif word in ("addm", "deletem"):
+                if kernel.data["interfaces"].get(name, {}).get("kind") != "bridge":
+                    ctx.err(1, f"{'BRDGADD' if word == 'addm' else 'BRDGDEL'} {value}", errno.EINVAL)
+                (vnet.add_member if word == "addm" else vnet.delete_member)(kernel, root, name, value)
+            elif word in ("vnet", "-vnet"):
+                if jail:
+                    ctx.errx(EX_SOFTWARE, "moving interfaces from inside a jail is not simulated by the rehearsal host")
+                target = _find_jail(kernel, value)
+                if target is None:
+                    ctx.err(1, "SIOCSIFVNET", errno.ENXIO)
+                if word == "vnet":
+                    if not vnet.is_vnet_jail(target):
+                        ctx.err(1, "SIOCSIFVNET", errno.EEXIST)
+                    vnet.move(kernel, root, name, target["jid"])
+                else:
+                    if kernel.data["interfaces"].get(name, {}).get("vnet") != target["jid"]:
+                        ctx.err(1, "SIOCSIFRVNET", errno.EINVAL)
+                    vnet.move(kernel, root, name, 0)
+            elif word in ("description", "descr"):
+                kernel.data["interfaces"][name]["description"] = value
+            else:
+                words.insert(0, word)
+                family, address, prefixlen, action = _parse_change(ctx, words)
+                words = []
+                if name == "lo0" and jail:
+                    ctx.errx(EX_SOFTWARE, "changing lo0 of a VNET jail is not simulated by the rehearsal host")
+                vnet.set_address(kernel, root, name, family, address, prefixlen, action)
+    except vnet.IfError as error:
+        _fail(ctx, error)
+    except netns.NetnsError as error:
+        ctx.errx(1, f"rehearsal network: {error}")
+    if print_name:
+        ctx.out(f"{name}\n")
     return 0

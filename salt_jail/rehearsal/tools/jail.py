@@ -61,7 +61,7 @@ import re
 import subprocess
 import tempfile
 
-from .. import cli, jailcfg, sandbox
+from .. import cli, jailcfg, sandbox, vnet
 from ..bsdgetopt import BadOption, getopt
 from ..context import Exit, strerror
 from ..simkernel import JAIL_MAX, PARAMS, param_type, strip_no
@@ -434,6 +434,9 @@ class Jail8:
                 raise _KernelError(f'jail "{name}" already exists')
         if not values.get("persist"):
             raise _KernelError("new jail must persist or attach")
+        if values.get("vnet") == "new" and ("ip4.addr" in values or "ip6.addr" in values
+                                           or "new" in (values.get("ip4"), values.get("ip6"))):
+            raise _KernelError("vnet jails cannot have IP address restrictions")  # kern_jail.c kern_jail_set()
         for family in ("ip4", "ip6"):
             addresses = values.get(f"{family}.addr") or []
             # sys/kern/kern_jail.c, prison_ip_conflict_check(): an address may be shared only when both jails
@@ -456,6 +459,8 @@ class Jail8:
         jid = jid or kernel.next_jid()
         if not jid:
             raise _KernelError(f"jail_set: {strerror(errno.EAGAIN)}")
+        if values.get("vnet") == "new":
+            vnet.create_jail(self.ctx.scratch.root, jid)  # its own stack: a network namespace of its own
         kernel.add_jail({"jid": jid, "name": name if name is not None else str(jid), "path": canonical,
                          "cpusetid": kernel.next_cpuset(), "params": values})
         return jid
@@ -492,7 +497,7 @@ class Jail8:
         with self.ctx.scratch.kernel() as kernel:
             if self.ctx.jail and self.ctx.jail["jid"] == j.jid:
                 self.fail(j, f"jail_remove: {strerror(errno.EPERM)}")
-            kernel.remove_jail(j.jid)
+            _remove(self.ctx, kernel, j.jid)
 
     def clear_persist(self, j):
         """jail.c clear_persist(): drop the temporary ``persist``; a jail with nothing left running dies."""
@@ -504,7 +509,7 @@ class Jail8:
             if current is not None:
                 current["params"]["persist"] = False
                 if not j.values("exec.start"):
-                    kernel.remove_jail(j.jid)
+                    _remove(self.ctx, kernel, j.jid)
         if self.verbose > 0:
             self.note(j, f"jail_set(JAIL_UPDATE) jid={j.jid} nopersist\n")
 
@@ -583,6 +588,13 @@ class Jail8:
         if self.verbose > 0:
             self.note(j, f"run command{' in jail' if injail else ''}{' as ' + username if username else ''}: "
                          f"{comline}\n")
+        if step == "vnet.interface" or (not injail and vnet.runnable_hook(argv, cli.TOOLS)):
+            # the epair really moves (ifconfig IF vnet JID); ifconfig-only hooks really run (rehearsal.vnet)
+            status = (cli.run_nested(self.ctx, "ifconfig", argv[1:]) if step == "vnet.interface"
+                      else vnet.run_hook(self.ctx, argv))
+            if status:
+                self.fail(j, f"{comline}: failed")
+            return
         if step in ("vnet.interface", "zfs.dataset") or background or (
                 not injail and os.path.basename(argv[0]) not in cli.TOOLS):
             self.ctx.scratch.log_nested(self.ctx.prog, argv, ran=False, jail=j.label(), step=step)
@@ -591,6 +603,8 @@ class Jail8:
             status = cli.run_nested(self.ctx, os.path.basename(argv[0]), argv[1:])
         else:
             status = self._run_in_jail(j, step, argv, comline, username)
+            if step == "exec.start" and not status:
+                vnet.rc_network(self.ctx, j.jid, argv)  # rc.d/netif and rc.d/routing of a VNET jail
         if status:
             self.fail(j, f"{comline}: exited on signal {-status}" if status < 0 else f"{comline}: failed")
 
@@ -886,6 +900,14 @@ def _enum(text, words):
     if lowered in words:
         return words.index(lowered)
     return int(text) if re.fullmatch(r"\s*[+-]?\d+", text) else None
+
+
+def _remove(ctx, kernel, jid):
+    """jail_remove(2): a VNET jail's interfaces return to the host, its namespace goes (vnet_destroy())."""
+    record = kernel.find_jail(jid=jid)
+    if record is not None and vnet.is_vnet_jail(record):
+        vnet.release_jail(kernel, ctx.scratch.root, jid)
+    kernel.remove_jail(jid)
 
 
 def _freebsd_rc_script(scratch, record, cwd, argv):

@@ -23,9 +23,13 @@ neither ``-c`` nor ``-t`` (it would never end).
 
 import errno
 import ipaddress
+import json
 import math
+import os
+import sys
 import zlib
 
+from .. import netns, vnet
 from ..bsdgetopt import BadOption, getopt
 from ..context import Exit
 
@@ -185,19 +189,25 @@ def _ping(ctx, family, target_text, settings):
                 ctx.errx(EX_NOHOST, f"cannot resolve {target_text}: Unknown host")
             target, hostname = found
         jail_addresses = None
-        if ctx.jail:
+        real_ns = _real_namespace(ctx, kernel, target)
+        if real_ns is not None:
+            answers = False
+            source = settings["source"] or _vnet_source(kernel, ctx.jail, target, family)
+        elif ctx.jail:
             jail = kernel.find_jail(jid=ctx.jail["jid"])
             jail_addresses = kernel.jail_param(jail, "ip6.addr" if family == 6 else "ip4.addr")
             if not jail_addresses:
                 ctx.err(1, "connect", errno.EADDRNOTAVAIL)
-        source = settings["source"]
-        if source is not None:
+        if real_ns is not None:
+            pass
+        elif (source := settings["source"]) is not None:
             allowed = jail_addresses if jail_addresses is not None else kernel.local_addresses()
             if source not in allowed:
                 ctx.err(1, "bind", errno.EADDRNOTAVAIL)
-        answers = kernel.answers_ping(str(target)) or (
-            target.is_loopback and (jail_addresses is None or bool(jail_addresses)))
         duplicating = str(target) in kernel.data.get("duplicating_hosts", ())
+        if real_ns is None:
+            answers = kernel.answers_ping(str(target)) or (
+                target.is_loopback and (jail_addresses is None or bool(jail_addresses)))
         if source is None:
             source = jail_addresses[0] if jail_addresses else _host_source(kernel, target, family)
     count = settings["count"] or settings["timeout"] or 1
@@ -217,10 +227,16 @@ def _ping(ctx, family, target_text, settings):
     # A duplicating host's extra reply carries a sequence number never sent: pr_pack() counts it as
     # received (its bit in the duplicate table is clear), so more replies than requests come back.
     extra = answers and duplicating
-    for seq in range(count + 1 if extra else count):
-        if not answers:
+    if real_ns is not None:
+        trips = _probe(ctx, real_ns, family, target, count, settings)
+    else:
+        trips = [(_triptime(target, seq) if timing else 0.0, 64) if answers else None
+                 for seq in range(count + 1 if extra else count)]
+    for seq in range(len(trips)):
+        if trips[seq] is None:
             continue
-        trip = _triptime(target, seq) if timing else 0.0
+        trip, ttl = trips[seq]
+        trip = trip if timing else 0.0
         times.append(trip)
         if trip > settings["waittime"]:
             late += 1
@@ -229,12 +245,59 @@ def _ping(ctx, family, target_text, settings):
             continue
         shown_time = f" time={trip:.3f} ms" if timing else ""
         if family == 4:
-            lines.append(f"{settings['datalen'] + 8} bytes from {target}: icmp_seq={seq} ttl=64{shown_time}\n")
+            lines.append(f"{settings['datalen'] + 8} bytes from {target}: icmp_seq={seq} ttl={ttl}{shown_time}\n")
         else:
-            lines.append(f"{settings['datalen'] + 8} bytes from {target}, icmp_seq={seq} hlim=64{shown_time}\n")
+            lines.append(f"{settings['datalen'] + 8} bytes from {target}, icmp_seq={seq} hlim={ttl}{shown_time}\n")
     lines.append(_summary(hostname, count, times, late, timing))
     ctx.out("".join(lines))
     return 0 if times else 2
+
+
+def _real_namespace(ctx, kernel, target):
+    """The network namespace whose real packets answer this ping, or None for the simulated network: a VNET
+    jail's own, or the simulated host's when ``target`` is on a prefix of one of its cloned interfaces
+    (a bridge the host has an address on)."""
+    if ctx.jail:
+        jail = kernel.find_jail(jid=ctx.jail["jid"])
+        return netns.jail_ns(ctx.scratch.root, jail["jid"]) if vnet.is_vnet_jail(jail) else None
+    for iface in kernel.interfaces.values():
+        if not iface.get("cloned"):
+            continue
+        for key in ("inet", "inet6"):
+            for entry in iface[key]:
+                net = ipaddress.ip_interface(f"{entry['addr']}/{entry['prefixlen']}").network
+                if target in net and str(target) != entry["addr"]:
+                    return netns.host_ns(ctx.scratch.root)
+    return None
+
+
+def _vnet_source(kernel, jail, target, family):
+    """The source address shown in the IPv6 header line: the first address of the family on the prefix."""
+    key = "inet6" if family == 6 else "inet"
+    found = None
+    for iface in kernel.vnet_interfaces(jail["jid"] if jail else 0).values():
+        for entry in iface[key]:
+            if target in ipaddress.ip_interface(f"{entry['addr']}/{entry['prefixlen']}").network:
+                return entry["addr"]
+            found = found or entry["addr"]
+    return found or ("::1" if family == 6 else "127.0.0.1")
+
+
+def _probe(ctx, ns, family, target, count, settings):
+    """Real echo requests from namespace ``ns`` (:mod:`salt_jail.rehearsal.icmp`): ``[(ms, ttl) or None]``;
+    a failed sendto(2) is reported as ping.c's pinger() does (``ping: sendto: Network is unreachable``)."""
+    wait_ms = int(min(settings["waittime"], 1000.0))
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "icmp.py")
+    proc = netns.run_in(ns, [sys.executable, "-S", "-E", script, str(family), str(target), str(count),
+                             str(settings["datalen"]), str(wait_ms)], check=False, timeout=count * 2 + 30)
+    if proc.returncode != 0:
+        ctx.errx(EX_OSERR, f"rehearsal: cannot send ICMP in {ns}: {proc.stderr.strip()}")
+    trips = []
+    for entry in json.loads(proc.stdout):
+        if entry.get("error"):
+            ctx.warn("sendto", entry["error"])
+        trips.append((entry["rtt"], entry.get("ttl", 64)) if entry.get("rtt") is not None else None)
+    return trips
 
 
 def _host_source(kernel, target, family):
