@@ -676,6 +676,8 @@ def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False, zfs_cfg
                                      bool(data.get("ip4") or data.get("ip6")))
     for sub, message in net_errors:
         errs.add(f"{path}:network" + (f":{sub}" if sub else ""), message)
+    if isinstance(data.get("params"), (dict, type(None))):
+        params = vnet.own_params(params, data.get("params"), network)
     for key, message in vnet.check_params(params, network):
         errs.add(f"{path}:params:{key}", message)
     return Prisoner(

@@ -233,6 +233,8 @@ def hosts(host, cfg, name, test=False):
     prisoner = _prisoner(cfg, name)
     root = _root(host, prisoner)
     addresses = list(prisoner.ip4) + list(prisoner.ip6)
+    if prisoner.network is not None:  # a VNET prisoner's own addresses (salt_jail.core.vnet)
+        addresses = [a for a in (prisoner.network.address4, prisoner.network.address6) if a]
     if not addresses:
         return StepResult(False, f"prisoner {name} has no ip4/ip6 address; {root.show('etc/hosts')} left alone")
     edit = textedit.edit(

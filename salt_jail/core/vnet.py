@@ -258,6 +258,14 @@ def identities(prisoner):
     return out
 
 
+def own_params(params, own, network):
+    """A VNET prisoner gets devfs ruleset 5 unless its own ``params`` set ``devfs_ruleset``: a value inherited
+    from ``defaults:params`` (often 4, meant for the shared-IP prisoners) is dropped for it."""
+    if network is not None and "devfs_ruleset" not in (own or {}):
+        return {k: v for k, v in params.items() if k != "devfs_ruleset"}
+    return params
+
+
 def check_params(prisoner_params, network):
     """``[(param, message)]`` for pillar ``params`` that clash with ``network``."""
     if network is None:
@@ -311,6 +319,13 @@ def _destroy_hook(net):
     return f"ifconfig {net.host_if} destroy > /dev/null 2>&1 || true"
 
 
+def _bridge_cleanup_hook(net):
+    """The bridge goes with its last member, unless the host gave it an address or an uplink (then it is the
+    host's, configured: kept).  Only a bridge with neither ``member:`` nor ``inet`` lines is destroyed."""
+    return (f"ifconfig {net.bridge} 2> /dev/null | grep -Eq 'member:|inet' || "
+            f"ifconfig {net.bridge} destroy > /dev/null 2>&1 || true")
+
+
 def block_params(prisoner):
     """The ``(param, value)`` list a VNET prisoner's jail.conf block carries ([] for a shared-IP one).
 
@@ -323,7 +338,7 @@ def block_params(prisoner):
     if "devfs_ruleset" not in prisoner.params:
         params.append(("devfs_ruleset", DEVFS_RULESET))
     params.append(("exec.prestart", [_bridge_hook(net), _epair_hook(net)] + _own(prisoner, "exec.prestart")))
-    params.append(("exec.poststop", [_destroy_hook(net)] + _own(prisoner, "exec.poststop")))
+    params.append(("exec.poststop", [_destroy_hook(net), _bridge_cleanup_hook(net)] + _own(prisoner, "exec.poststop")))
     return params
 
 

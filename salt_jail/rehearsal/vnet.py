@@ -255,7 +255,8 @@ def routes(root, jid, family):
 # -- jail(8)'s hooks and the jail's rc ----------------------------------------------------------------
 
 #: sh(1) builtins and reserved words a runnable hook may use besides the stand-ins.
-_SH_WORDS = {"true", "false", ":", "test", "[", "echo", "exit", "if", "then", "else", "elif", "fi", "!", "{", "}"}
+_SH_WORDS = {"true", "false", ":", "test", "[", "echo", "exit", "if", "then", "else", "elif", "fi", "!", "{", "}",
+             "grep"}
 _REDIRECT = re.compile(r"\d*(>>?|<)&?\s*[^\s;&|()]+")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -263,8 +264,9 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 def hook_commands(text):
     """The command names of sh script ``text`` (simple commands and command substitutions), roughly as sh
     would find them; None when a construct makes that uncertain (backquotes, here-documents, eval)."""
-    if "`" in text or "<<" in text:
+    if "`" in text or "<<" in text or re.search(r'"[^"]*\$\(', text):
         return None
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "Q", text)  # quoted words are arguments here, never commands
     text = _REDIRECT.sub(" ", text)
     names = []
     for segment in re.split(r"\$\(|&&|\|\||[;&|()]|\{\s|\s\}", text):
