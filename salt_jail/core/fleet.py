@@ -2,10 +2,12 @@
 
 Within one minion the model already rejects a jid, address or hostname used twice.  Across minions,
 two hosts giving prisoners the same address or the same hostname collide on the network; this module
-reports those, plus each minion's own validation errors.
+reports those, plus each minion's own validation errors.  VNET prisoners add their own addresses and the
+MACs of both halves of their epairs (:func:`salt_jail.core.vnet.identities`), which a bridge with an uplink
+puts on the same LAN as every other host's.
 """
 
-from . import model
+from . import model, vnet
 from .errors import ValidationError
 
 
@@ -51,6 +53,11 @@ def check(pillars):
         for p in cfg.present:
             for addr in p.ip4 + p.ip6:
                 owners.setdefault(("address", addr), []).append((minion, p.name))
+            # VNET prisoners: their own addresses and their epairs' MACs meet on the LAN behind the bridges
+            # (interface names are per host: the same name on two hosts is no collision)
+            for kind, value, _sub in vnet.identities(p):
+                if kind != "interface name":
+                    owners.setdefault((kind, value), []).append((minion, p.name))
             owners.setdefault(("hostname", p.hostname.lower()), []).append((minion, p.name))
     for (kind, value), users in sorted(owners.items()):
         minions = {m for m, _ in users}

@@ -673,7 +673,7 @@ def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False, zfs_cfg
     ip6 = _addresses(errs, f"{path}:ip6", data.get("ip6"), 6)
     storage, dataset, zfs_properties, snapshots = zfskeys.parse_prisoner(errs, path, name, data, defaults, zfs_cfg)
     network, net_errors = vnet.parse(name, vnet.merge(defaults.get("network"), data.get("network")),
-                                     bool(data.get("ip4") or data.get("ip6")))
+                                     bool(data.get("ip4") or data.get("ip6")), hostname or "")
     for sub, message in net_errors:
         errs.add(f"{path}:network" + (f":{sub}" if sub else ""), message)
     if isinstance(data.get("params"), (dict, type(None))):

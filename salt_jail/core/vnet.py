@@ -108,10 +108,11 @@ def interface_names(name):
     return HOST_PREFIX + short, JAIL_PREFIX + short
 
 
-def derived_macs(name):
-    """``(host MAC, jail MAC)``: locally administered unicast (02:...), 4 bytes of SHA-256 of the name,
-    ``0a``/``0b`` last."""
-    digest = hashlib.sha256(f"jailprov-epair:{name}".encode()).digest()
+def derived_macs(name, hostname=""):
+    """``(host MAC, jail MAC)``: locally administered unicast (02:...), 4 bytes of SHA-256 of the prisoner's
+    name and FQDN, ``0a``/``0b`` last.  The FQDN is in it because two hosts often have a prisoner of the same
+    name (``web``) bridged onto one LAN, while hostnames are unique across the fleet (checked)."""
+    digest = hashlib.sha256(f"jailprov-epair:{name}:{hostname.lower()}".encode()).digest()
     stem = "02:" + ":".join(f"{b:02x}" for b in digest[:4])
     return stem + ":0a", stem + ":0b"
 
@@ -160,7 +161,7 @@ def _gateway(value, iface, version, key):
     return None
 
 
-def parse(name, raw, addresses):
+def parse(name, raw, addresses, hostname=""):
     """``(Network or None, [(subkey, message), ...])`` of prisoner ``name``'s merged ``network`` mapping.
 
     ``addresses`` tells whether the prisoner also sets the shared-IP keys ``ip4``/``ip6``.
@@ -217,7 +218,7 @@ def parse(name, raw, addresses):
             err = _gateway(value, ifaces[version], version, key)
             if err and not (ifaces[version] is None and raw.get(addr_key) is not None):
                 errors.append((key, err))
-    host_mac, jail_mac = derived_macs(name)
+    host_mac, jail_mac = derived_macs(name, hostname or "")
     mac = raw.get("mac")
     if mac is not None:
         if not isinstance(mac, str) or not _MAC_RE.match(mac):

@@ -20,7 +20,8 @@ def check(tgt="*"):
     Render every accepted minion's pillar on the master and report, before anyone applies:
 
     - each minion's own validation errors (key paths as ``jailprov.validate`` gives them);
-    - collisions across the fleet: the same prisoner address or hostname on two minions.
+    - collisions across the fleet: the same prisoner address or hostname on two minions, and for VNET
+      prisoners the same MAC address (an explicit ``network:mac`` or a derived one).
 
     (A jid, address or hostname reused on one host is a validation error of that minion.)
 

@@ -1,0 +1,205 @@
+"""VNET prisoners in the pillar model, jail.conf, the prisoner's rc.conf and the fleet check (core.vnet)."""
+
+import copy
+import re
+
+import pytest
+
+from salt_jail.core import fleet, hostconf, jailconf, model, vnet
+from salt_jail.core.errors import ValidationError
+
+NET = {"mode": "vnet", "bridge": "bridge0", "ip4": "10.19.0.11/24", "gateway": "10.19.0.1"}
+
+
+def pillar(seed, **prisoners):
+    data = copy.deepcopy(seed)
+    data["jailprov"]["prisoners"].update(prisoners)
+    return data
+
+
+def errors_for(data):
+    with pytest.raises(ValidationError) as info:
+        model.from_pillar(data)
+    return info.value.errors
+
+
+def test_shared_ip_stays_the_default(seed_pillar):
+    cfg = model.from_pillar(seed_pillar)
+    assert all(p.network is None for p in cfg.present)
+    block = hostconf.block_params(cfg, cfg.prisoners["prisoner1"])
+    assert ("interface", "em0") in block and not any(k.startswith("vnet") for k, _ in block)
+
+
+def test_vnet_prisoner_block_hooks_and_ruleset(seed_pillar):
+    data = pillar(seed_pillar, web={"hostname": "web.korodes.com", "network": dict(NET)})
+    cfg = model.from_pillar(data)
+    web = cfg.prisoners["web"]
+    assert web.network.jail_if == "e0b_web" and web.network.host_if == "e0a_web"
+    params = dict(hostconf.block_params(cfg, web))
+    assert params["vnet"] is True and params["vnet.interface"] == "e0b_web"
+    assert "ip4.addr" not in params and "interface" not in params
+    # the seed's defaults:params devfs_ruleset 4 is meant for shared-IP prisoners: a VNET one gets 5
+    assert params["devfs_ruleset"] == 5
+    bridge, epair = params["exec.prestart"]
+    assert bridge.startswith("ifconfig bridge0 > /dev/null 2>&1 || ")
+    assert "epair=$(ifconfig epair create)" in epair and "ifconfig bridge0 addm e0a_web" in epair
+    assert epair.startswith("ifconfig e0a_web destroy")  # a left-over epair is no error
+    assert params["exec.poststop"][0] == "ifconfig e0a_web destroy > /dev/null 2>&1 || true"
+    text = jailconf.render_block("web", list(params.items()))
+    assert r"epair=\$(ifconfig epair create)" in text  # jail.conf would expand an unescaped $epair
+    parsed = {p.key: p.value for p in jailconf.parse(text, "x").block("web")}
+    assert parsed["exec.prestart"] == [bridge, epair]
+
+
+def test_own_devfs_ruleset_and_hooks_are_kept(seed_pillar):
+    data = pillar(seed_pillar, web={"hostname": "web.korodes.com", "network": dict(NET),
+                                    "params": {"devfs_ruleset": 7, "exec.prestart": "logger starting",
+                                               "exec.poststop": ["logger a", "logger b"]}})
+    cfg = model.from_pillar(data)
+    params = hostconf.block_params(cfg, cfg.prisoners["web"])
+    keys = [k for k, _ in params]
+    assert keys.count("exec.prestart") == 1 and keys.count("exec.poststop") == 1  # `=` twice would override
+    values = dict(params)
+    assert values["devfs_ruleset"] == 7
+    assert values["exec.prestart"][-1] == "logger starting"
+    assert values["exec.poststop"][-2:] == ["logger a", "logger b"]
+
+
+def test_network_in_defaults_merges_one_level(seed_pillar):
+    data = copy.deepcopy(seed_pillar)
+    data["jailprov"]["defaults"]["network"] = {"mode": "vnet", "bridge": "bridge0", "gateway": "10.19.0.1"}
+    for i, name in enumerate(("prisoner1", "prisoner2")):
+        p = data["jailprov"]["prisoners"][name]
+        del p["ip4"]
+        p["network"] = {"ip4": f"10.19.0.{11 + i}/24"}
+    cfg = model.from_pillar(data)
+    assert [p.network.address4 for p in cfg.present] == ["10.19.0.11", "10.19.0.12"]
+    assert {p.network.bridge for p in cfg.present} == {"bridge0"}
+
+
+@pytest.mark.parametrize("net, extra, path, words", [
+    (dict(NET), {"ip4": "10.19.0.5"}, "network:mode", "vnet jails cannot have IP address restrictions"),
+    (dict(NET, ip4="10.19.0.11"), {}, "network:ip4", "needs a prefix length"),
+    (dict(NET, ip4="10.19.0.0/24"), {}, "network:ip4", "network address"),
+    (dict(NET, ip4="10.19.0.255/24"), {}, "network:ip4", "broadcast address"),
+    (dict(NET, ip4="10.19.0.11/33"), {}, "network:ip4", "not an IPv4 address with a prefix length"),
+    (dict(NET, gateway="10.20.0.1"), {}, "network:gateway", "outside the prisoner's prefix 10.19.0.0/24"),
+    (dict(NET, gateway="10.19.0.11"), {}, "network:gateway", "the prisoner's own address"),
+    (dict(NET, ip6="2001:db8::10", ip4=None, gateway=None), {}, "network:ip6", "needs a prefix length"),
+    (dict(NET, gateway6="2001:db9::1", ip6="2001:db8::10/64"), {}, "network:gateway6", "outside"),
+    (dict(NET, bridge="br0"), {}, "network:bridge", "bridgeN"),
+    (dict(NET, bridge=None), {}, "network:bridge", "is required"),
+    (dict(NET, uplink="em0; rm -rf /"), {}, "network:uplink", "not a network interface name"),
+    (dict(NET, uplink="averyverylonguplink0"), {}, "network:uplink", "at most 15"),
+    (dict(NET, mac="01:00:5e:00:00:01"), {}, "network:mac", "multicast"),
+    (dict(NET, mac="02:00:5e"), {}, "network:mac", "not a MAC address"),
+    (dict(NET, mode="bridged"), {}, "network:mode", "not a network mode"),
+    (dict(NET, brige="bridge0"), {}, "network:brige", "unknown key"),
+    ({"mode": "shared", "ip4": "10.0.0.1/24"}, {}, "network:ip4", "only for mode: vnet"),
+    ({"mode": "vnet", "bridge": "bridge0"}, {}, "network:ip4", "needs an address"),
+    (dict(NET), {"params": {"vnet.interface": "em1"}}, "params:vnet.interface", "written from jailprov"),
+])
+def test_bad_network(seed_pillar, net, extra, path, words):
+    data = pillar(seed_pillar, web={"hostname": "web.korodes.com", "network": {k: v for k, v in net.items()
+                                                                                 if v is not None}, **extra})
+    errors = errors_for(data)
+    assert any(e.startswith(f"jailprov:prisoners:web:{path}: ") and words in e for e in errors), errors
+
+
+def test_twenty_character_names_get_valid_distinct_deterministic_names_and_macs():
+    names = ["vnetprisoner-alpha01", "vnetprisoner-alpha02", "vnetprisoner.alpha01"[:0] + "vnetprisoner_alpha01",
+             "web", "a-b", "a_b", "x" * 11, "x" * 12, "1234567890abcdefghij"]
+    derived = {n: (vnet.interface_names(n), vnet.derived_macs(n)) for n in names}
+    all_ifs = [i for (ifs, _) in derived.values() for i in ifs]
+    all_macs = [m for (_, macs) in derived.values() for m in macs]
+    assert len(set(all_ifs)) == len(all_ifs) and len(set(all_macs)) == len(all_macs)
+    for ifname in all_ifs:
+        assert len(ifname) <= 15 and re.fullmatch(r"e0[ab]_[A-Za-z0-9_]+", ifname), ifname
+    for mac in all_macs:
+        first = int(mac[:2], 16)
+        assert re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", mac) and first & 2 and not first & 1
+    assert vnet.interface_names("web") == ("e0a_web", "e0b_web")
+    assert vnet.interface_names("x" * 11) == ("e0a_" + "x" * 11, "e0b_" + "x" * 11)
+    # no counter: a name's interfaces do not depend on the other prisoners, or on their order
+    assert vnet.interface_names("vnetprisoner-alpha01") == derived["vnetprisoner-alpha01"][0]
+    assert vnet.short_name("a-b") != "a-b" and vnet.short_name("a-b") != vnet.short_name("a_b")
+
+
+def test_duplicate_derived_names_and_macs_are_refused(seed_pillar, monkeypatch):
+    monkeypatch.setattr(vnet, "short_name", lambda name: "same")
+    data = pillar(seed_pillar, one={"hostname": "one.korodes.com", "network": dict(NET)},
+                  two={"hostname": "two.korodes.com", "network": dict(NET, ip4="10.19.0.12/24",
+                                                                     mac="02:00:00:00:00:01")},
+                  three={"hostname": "three.korodes.com", "network": dict(NET, ip4="10.19.0.13/24",
+                                                                         mac="02:00:00:00:00:01")})
+    errors = errors_for(data)
+    assert any(e.startswith("jailprov:prisoners:two:network: interface name 'e0a_same' is already used by "
+                            "prisoner 'one'") for e in errors), errors
+    assert any(e.startswith("jailprov:prisoners:three:network:mac: MAC address '02:00:00:00:00:01' is already "
+                            "used by prisoner 'two'") for e in errors), errors
+
+
+def test_same_address_on_a_vnet_and_a_shared_prisoner_is_refused(seed_pillar):
+    data = pillar(seed_pillar, web={"hostname": "web.korodes.com", "network": dict(NET, ip4="192.168.11.31/24",
+                                                                                   gateway="192.168.11.1")})
+    assert any(e.startswith("jailprov:prisoners:web:network:ip4: address '192.168.11.31' is already used")
+               for e in errors_for(data))
+
+
+def test_one_bridge_one_uplink(seed_pillar):
+    data = pillar(seed_pillar, one={"hostname": "one.korodes.com", "network": dict(NET, uplink="em0")},
+                  two={"hostname": "two.korodes.com", "network": dict(NET, ip4="10.19.0.12/24", uplink="igb0")})
+    assert any(e.startswith("jailprov:prisoners:two:network:uplink: 'igb0' differs from 'em0'")
+               for e in errors_for(data))
+    data["jailprov"]["prisoners"]["two"]["network"]["uplink"] = "em0"
+    cfg = model.from_pillar(data)
+    assert "ifconfig bridge0 create && ifconfig bridge0 addm em0" in dict(
+        hostconf.block_params(cfg, cfg.prisoners["one"]))["exec.prestart"][0]
+
+
+RC_BEFORE = '# my jail\nhostname="web"   # kept\nsendmail_enable="NONE"\nifconfig_e0b_old="inet 10.0.0.5/24"\n'
+
+
+@pytest.mark.parametrize("old, net_changes, expected", [
+    (None, {}, 'ifconfig_e0b_web="inet 10.19.0.11/24"\ndefaultrouter="10.19.0.1"\n'),
+    (RC_BEFORE, {}, '# my jail\nhostname="web"   # kept\nsendmail_enable="NONE"\n'
+                    'ifconfig_e0b_web="inet 10.19.0.11/24"\ndefaultrouter="10.19.0.1"\n'),
+    ('defaultrouter="10.19.0.254"  # ours\nifconfig_e0b_web="inet 10.19.0.11/24"\n', {"gateway": None},
+     'ifconfig_e0b_web="inet 10.19.0.11/24"\n'),
+    ('ifconfig_e0b_web="inet 10.19.0.9/24"\n', {"ip6": "2001:db8::11/64", "gateway6": "2001:db8::1"},
+     'ifconfig_e0b_web="inet 10.19.0.11/24"\nifconfig_e0b_web_ipv6="inet6 2001:db8::11/64"\n'
+     'defaultrouter="10.19.0.1"\nipv6_defaultrouter="2001:db8::1"\n'),
+])
+def test_prisoner_rc_conf_is_edited_in_place(seed_pillar, old, net_changes, expected):
+    net = {k: v for k, v in dict(NET, **net_changes).items() if v is not None}
+    cfg = model.from_pillar(pillar(seed_pillar, web={"hostname": "web.korodes.com", "network": net}))
+    network = cfg.prisoners["web"].network
+    new = vnet.plan_rc_conf(old, network, stale_ifs=vnet._stale_interfaces(old, network))
+    assert new == expected
+    assert vnet.plan_rc_conf(new, network) == new
+
+
+def test_parsers_of_ifconfig_and_route_get():
+    text = ("e0b_web: flags=1008843<UP> metric 0 mtu 1500\n\tinet 10.19.0.11 netmask 0xffffff00 broadcast "
+            "10.19.0.255\n\tinet6 fe80::1%e0b_web prefixlen 64 scopeid 0x2\n\tinet6 2001:db8::11 prefixlen 64\n")
+    assert vnet.parse_ifconfig(text) == {"inet": ["10.19.0.11/24"], "inet6": ["2001:db8::11/64"]}
+    assert vnet.parse_route_get("   route to: default\n    gateway: 10.19.0.1\n") == "10.19.0.1"
+    assert vnet.parse_route_get("") is None
+
+
+def test_fleet_check_reports_a_mac_on_two_minions(seed_pillar):
+    one = pillar(seed_pillar, web={"hostname": "web.korodes.com", "network": dict(NET, mac="02:00:00:00:00:01")})
+    two = copy.deepcopy(seed_pillar)
+    two["jailprov"]["prisoners"] = {"db": {"hostname": "db.korodes.com",
+                                           "network": dict(NET, ip4="10.19.0.12/24", mac="02:00:00:00:00:01")}}
+    report = fleet.check({"m1": one, "m2": two})
+    assert report["ok"] is False
+    assert [c["value"] for c in report["collisions"] if c["kind"] == "MAC address"] == ["02:00:00:00:00:01"]
+    two["jailprov"]["prisoners"]["db"]["network"].pop("mac")
+    two["jailprov"]["prisoners"]["web"] = {"hostname": "web2.korodes.com",
+                                           "network": dict(NET, ip4="10.19.0.13/24")}
+    report = fleet.check({"m1": one, "m2": two})
+    # the same interface names (e0b_web) on two hosts are no collision, and the derived MACs differ: they
+    # come from the name and the FQDN, which is unique across the fleet
+    assert report["ok"] is True, report["collisions"]
+    assert vnet.derived_macs("web", "web.korodes.com") != vnet.derived_macs("web", "web2.korodes.com")
