@@ -46,5 +46,6 @@ clean:
 	# nullfs mounts of thin prisoners are real read-only binds: unmount them first, deepest first
 	-[ -d demo-root ] && awk -v r="$(CURDIR)/demo-root" '$$5 == r || index($$5, r "/") == 1 {print $$5}' \
 		/proc/self/mountinfo | sort -r | xargs -r -n1 umount
+	-[ -x $(PY) ] && $(PY) -c 'from salt_jail import rehearsal; rehearsal.clear_network("demo-root")'
 	-chattr -R -i -a demo-root 2>/dev/null  # the rehearsal's schg files are immutable
 	rm -rf $(VENV) $(VENV_LTS) demo-root build dist

@@ -154,6 +154,7 @@ def main(argv=None):
     root = args.root.resolve()
     if (root / ".rehearsal" / "zfs" / "pools.json").exists():     # a rehearsal pool is mounted below it
         zfspool.main(["--destroy", str(root)])
+    rehearsal.clear_network(str(root))  # VNET prisoners' namespaces of an earlier run
     _clear_flags(root)
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -196,6 +197,7 @@ def main(argv=None):
             failures += 1
     finally:
         stop()
+        rehearsal.clear_network(str(root))  # no namespace, bridge or veth outlives the rehearsal
     print(f"\n== done in {time.monotonic() - started:.1f} s; files under {root}; "
           f"commands run: {root / '.rehearsal' / 'commands.log'}")
     return 1 if failures else 0

@@ -444,6 +444,8 @@ def live_plan(host, name, net):
     have = parse_ifconfig(res.stdout)
     plan = []
     for family, want, key in (("inet", net.ip4, 4), ("inet6", net.ip6, 6)):
+        if want is None and (net.gateway if key == 4 else net.gateway6) is None:
+            continue  # a family the pillar does not configure is the prisoner's own business
         current = have[family]
         if want is None:
             plan += [["ifconfig", net.jail_if, family, addr.split("/")[0], "-alias"] for addr in current]
