@@ -8,22 +8,15 @@ import re
 import pytest
 
 from salt_jail import rehearsal
-from salt_jail.rehearsal import mirror, netns
+from salt_jail.rehearsal import netns
 
 from .conftest import write_pillar
+from .test_fleet import changed, failed, release_mirror  # noqa: F401  (release_mirror: a fixture)
+from .test_fleet import apply as _apply
 
 pytestmark = pytest.mark.integration
 
 ALPHA, BRAVO = "vnetprisoner-alpha01", "vnetprisoner-bravo02"  # 20 characters: longer than an ifname allows
-
-
-@pytest.fixture(scope="module")
-def release_mirror(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mirror")
-    mirror.make_release(str(directory), release="14.2-RELEASE", arch="amd64", dists=("base",), size="small")
-    url, stop = mirror.serve(str(directory))
-    yield url
-    stop()
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +52,7 @@ def vnet_pillar(seed, url):
 
 
 def apply(salt_cli, minion_id, *args):
-    ret = salt_cli.run("state.apply", "jail", *args, minion_tgt=minion_id, _timeout=600)
-    assert isinstance(ret.data, dict), ret
-    return ret.data
-
-
-def changed(states):
-    return sorted(s["__id__"] for s in states.values() if s["changes"])
-
-
-def failed(states):
-    return {s["__id__"]: s["comment"] for s in states.values() if s["result"] is False}
+    return _apply(salt_cli, minion_id, *args).data
 
 
 def ping(salt_cli, minion, name, target):

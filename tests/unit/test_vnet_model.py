@@ -6,7 +6,8 @@ import re
 import pytest
 
 from salt_jail.core import fleet, hostconf, jailconf, model, vnet
-from salt_jail.core.errors import ValidationError
+
+from .test_model import errors_for
 
 NET = {"mode": "vnet", "bridge": "bridge0", "ip4": "10.19.0.11/24", "gateway": "10.19.0.1"}
 
@@ -15,12 +16,6 @@ def pillar(seed, **prisoners):
     data = copy.deepcopy(seed)
     data["jailprov"]["prisoners"].update(prisoners)
     return data
-
-
-def errors_for(data):
-    with pytest.raises(ValidationError) as info:
-        model.from_pillar(data)
-    return info.value.errors
 
 
 def test_shared_ip_stays_the_default(seed_pillar):
