@@ -198,3 +198,54 @@ def test_fleet_check_reports_a_mac_on_two_minions(seed_pillar):
     # come from the name and the FQDN, which is unique across the fleet
     assert report["ok"] is True, report["collisions"]
     assert vnet.derived_macs("web", "web.korodes.com") != vnet.derived_macs("web", "web2.korodes.com")
+
+
+class _FakeJail:
+    """``host.run`` for ``jexec NAME ifconfig|route ...`` of a running VNET prisoner (the live step)."""
+
+    def __init__(self, inet, gateway):
+        self.inet, self.gateway, self.ran = inet, gateway, []
+
+    def run(self, argv):
+        from salt_jail.core.host import CmdResult  # pylint: disable=import-outside-toplevel
+
+        command = argv[2:]
+        self.ran.append(command)
+        if command[:2] == ["ifconfig", "e0b_web"] and len(command) == 2:
+            lines = "".join(f"\tinet {a.split('/')[0]} netmask 0xffffff00 broadcast 10.19.0.255\n" for a in self.inet)
+            return CmdResult(0, "e0b_web: flags=1008843<UP> metric 0 mtu 1500\n" + lines)
+        if command[:3] == ["route", "-n", "get"]:
+            if "-inet6" in command or self.gateway is None:
+                return CmdResult(1, "", "route: route has not been found\n")
+            return CmdResult(0, f"   route to: default\n    gateway: {self.gateway}\n")
+        return CmdResult(0)
+
+
+@pytest.mark.parametrize("inet, gateway, expected", [
+    (["10.19.0.11/24"], "10.19.0.1", []),
+    (["10.19.0.9/24"], "10.19.0.1", [["ifconfig", "e0b_web", "inet", "10.19.0.9", "-alias"],
+                                     ["ifconfig", "e0b_web", "inet", "10.19.0.11/24", "alias"]]),
+    (["10.19.0.11/24"], "10.19.0.254", [["route", "-q", "delete", "default"],
+                                        ["route", "-q", "add", "default", "10.19.0.1"]]),
+    ([], None, [["ifconfig", "e0b_web", "inet", "10.19.0.11/24", "alias"],
+                ["route", "-q", "add", "default", "10.19.0.1"]]),
+])
+def test_live_changes_of_a_running_prisoner(seed_pillar, tmp_path, inet, gateway, expected):
+    from salt_jail.core import textedit  # pylint: disable=import-outside-toplevel
+
+    cfg = model.from_pillar(pillar(seed_pillar, web={"hostname": "web.korodes.com", "network": dict(NET)}))
+    (tmp_path / "etc").mkdir()
+    rc_conf = tmp_path / "etc/rc.conf"
+    rc_conf.write_text('hostname="web"\n')
+    root = textedit.Root(str(tmp_path), "/home/jail/web")
+    fake = _FakeJail(inet, gateway)
+    predicted = vnet.prisoner_network(fake, cfg, "web", root, test=True, running=True)
+    assert rc_conf.read_text() == 'hostname="web"\n'                 # test mode writes nothing
+    assert not [c for c in fake.ran if c[0] == "route" and c[2] != "get" or c[2:3] in (["inet"],)]
+    assert predicted.changed and predicted.data.get("live", []) == [" ".join(a) for a in expected]
+    done = vnet.prisoner_network(fake, cfg, "web", root, running=True)
+    assert done.changed and [c for c in fake.ran if c not in (["ifconfig", "e0b_web"],)
+                             and c[:3] != ["route", "-n", "get"]] == expected
+    assert rc_conf.read_text() == 'hostname="web"\nifconfig_e0b_web="inet 10.19.0.11/24"\ndefaultrouter="10.19.0.1"\n'
+    fake.inet, fake.gateway = ["10.19.0.11/24"], "10.19.0.1"
+    assert not vnet.prisoner_network(fake, cfg, "web", root, running=True).changed
