@@ -180,3 +180,18 @@ def test_jail_conf_hooks_create_and_destroy_the_epair(root):
         assert set(netns.links(netns.host_ns(root))) == {"lo", "bridge0"}
     ran = [n for n in rehearsal.nested_commands(root) if n["argv"][:2] == ["/bin/sh", "-c"]]
     assert ran and all(n.get("ran") for n in ran)
+
+
+def test_ipv6_between_vnet_jails(root):
+    run(root, "ifconfig", "bridge0", "create", "up")
+    for name, last in (("six1", "11"), ("six2", "12")):
+        _vnet_jail(root, name, "bridge0", f"10.19.0.{last}/24")
+        added = run(root, "jexec", name, "ifconfig", f"e0b_{name}", "inet6", f"2001:db8:19::{last}/64", "alias")
+        assert added.returncode == 0, added.stderr
+    assert "\tinet6 2001:db8:19::11 prefixlen 64" in run(root, "jexec", "six1", "ifconfig", "e0b_six1").stdout
+    result = run(root, "jexec", "six1", "ping", "-6", "-c", "1", "2001:db8:19::12")
+    assert result.returncode == 0, result
+    lines = result.stdout.splitlines()
+    assert lines[0] == "PING(56=40+8+8 bytes) 2001:db8:19::11 --> 2001:db8:19::12"
+    assert lines[1].startswith("16 bytes from 2001:db8:19::12, icmp_seq=0 hlim=64 time=")
+    assert run(root, "jexec", "six1", "ping", "-6", "-c", "1", "2001:db8:19::99").returncode == 2
