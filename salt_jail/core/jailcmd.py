@@ -63,6 +63,28 @@ def jexec_argv(name, command, user=None, login=True):
     return argv + [_operand(name, "jail name")] + list(command)
 
 
+def pw_root_password_argv(locked):
+    """``/usr/sbin/pw usermod root -H 0`` (the crypt(3) hash on standard input), or ``-h -`` to lock the
+    account (password ``*``): the command run *inside* a prisoner (jexec, or a transient jail)."""
+    return ["/usr/sbin/pw", "usermod", "root"] + (["-h", "-"] if locked else ["-H", "0"])
+
+
+def transient_jail_argv(path, command):
+    """``jail -c path=PATH command=PROGRAM ARGS...``: run ``command`` confined to the tree at ``path``.
+
+    jail(8) creates a jail with no name (the kernel names it by its jid), no address and no mounts,
+    temporarily persistent while ``command`` runs in it (command.c run_command(): chdir to the path,
+    jail_attach(2), execvp; standard input, output and error are jail(8)'s own), and removes it when the
+    command exits (jail.c clear_persist()).  For a tool that must work on a stopped prisoner's own
+    databases: inside the jail every path resolves below ``path``.
+    """
+    if isinstance(command, str) or not command or not all(isinstance(a, str) for a in command):
+        raise ValidationError(f"command {command!r} is not usable (expected a non-empty list of strings)")
+    if not isinstance(path, str) or not path.startswith("/") or "\0" in path:
+        raise ValidationError(f"jail path {path!r} is not an absolute path")
+    return ["jail", "-c", f"path={path}", f"command={command[0]}", *command[1:]]
+
+
 def ping_argv(target, count):
     """``ping -c COUNT TARGET``."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:

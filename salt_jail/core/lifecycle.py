@@ -469,6 +469,11 @@ def mount_devfs(host, cfg, name, test=False):
     ``mount -t devfs -o ruleset=N devfs ROOT/dev``, N being devfs_ruleset (default 4, devfsrules_jail),
     after checking with ``devfs rule -s N show`` that ruleset N is loaded: an unloaded ruleset is created
     empty and hides nothing.  Already mounted (per ``mount -p``) is no change.
+
+    Only while the prisoner is stopped (DESIGN.md, threat model): a running prisoner's root user can swap
+    ``dev`` for a symbolic link between any check and mount(8), which follows it — devfs would cover a host
+    directory — so a running prisoner is refused with what to do instead.  With none of its processes
+    running nobody inside can race; should the mount still land elsewhere, it is unmounted and reported.
     """
     prisoner, conf, params, dev, mounted = _devfs_plan(host, cfg, name)
     if _bool_param(params, "mount.devfs"):
@@ -476,6 +481,13 @@ def mount_devfs(host, cfg, name, test=False):
                                  "when the jail starts")
     if mounted:
         return StepResult(False, f"devfs is already mounted on {dev}")
+    jail = _find(running_jails(host), name)
+    if jail is not None:
+        raise JailprovError(
+            f"jail {name} is running (jid {jail['jid']}): refusing to mount devfs into it. While any of its "
+            f"processes runs, its root user can swap {dev} for a symbolic link between every check and mount(8) "
+            f"and have devfs mounted over a directory of the host. Stop it (jailprov.stop {name}) and run this "
+            "step again, or set mount.devfs in its parameters so that jail(8) mounts devfs itself at start")
     if not os.path.isdir(host.path(dev)):
         raise JailprovError(f"{dev} is not a directory (is the base system of {prisoner.name} installed?)")
     ruleset = _ruleset(params)
@@ -490,8 +502,25 @@ def mount_devfs(host, cfg, name, test=False):
     if test:
         return StepResult(True, f"devfs would be mounted on {dev} with ruleset {ruleset}: {' '.join(argv)}",
                           data={"argv": argv})
+    expected = {dev, _real_host_path(host, dev)}
+    before = _mount_table(host)
     host.check(argv, what=f"cannot mount devfs on {dev}")
+    _check_landed(host, name, dev, expected, before)
     return StepResult(True, f"devfs mounted on {dev} with ruleset {ruleset}", data={"argv": argv})
+
+
+def _check_landed(host, name, dev, expected, before):
+    """After mounting on ``dev``: every new mount must be on ``dev``; one that landed elsewhere (``dev`` was
+    swapped for a link while mount(8) ran) is unmounted again and reported."""
+    stray = [m for m in _mount_table(host) if m not in before and m.mountpoint not in expected]
+    for entry in reversed(stray):
+        host.check(jailcmd.umount_argv(entry.mountpoint), what=f"cannot unmount the stray {entry.fstype} from "
+                                                                f"{entry.mountpoint}")
+    if stray:
+        raise JailprovError(
+            f"devfs landed on {stray[0].mountpoint}, not on {dev}: {dev} was replaced by a symbolic link while "
+            f"mount(8) ran (is a process of {name} running behind jailprov's back?). It was unmounted again; "
+            f"check {dev} and run the step again")
 
 
 def umount_devfs(host, cfg, name, test=False):

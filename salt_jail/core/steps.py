@@ -18,7 +18,7 @@ import ipaddress
 import os
 import stat
 
-from . import crontab, ownership, passwd, pwconf, syslogconf, textedit, thin
+from . import crontab, jailcmd, lifecycle, ownership, passwd, pwconf, syslogconf, textedit, thin
 from . import hosts as hostsfile
 from .errors import CommandError, JailprovError, MissingError, ValidationError
 from .result import StepResult
@@ -340,25 +340,6 @@ def localtime(host, cfg, name, test=False):
     return _file_result(textedit.ensure_symlink(root, "etc/localtime", "/" + zone, test=test), test)
 
 
-def _check_pw_paths(root):
-    """``pw -R`` opens ``<root>/etc/...`` the host's way; refuse links it would follow out of the prisoner.
-
-    With ``etc`` a link to ``../../../../etc`` pw would edit the host's own master.passwd; with
-    ``etc/master.passwd`` a link, it would read a host file and write it into the prisoner.
-    """
-    for rel, want_dir in (("etc", True), ("etc/master.passwd", False), ("etc/group", False)):
-        try:
-            st = os.lstat(os.path.join(root.real, rel))
-        except FileNotFoundError:
-            raise JailprovError(f"{root.show(rel)} does not exist; {BASE_HINT}") from None
-        ok = stat.S_ISDIR(st.st_mode) if want_dir else stat.S_ISREG(st.st_mode)
-        if not ok:
-            raise JailprovError(
-                f"{root.show(rel)} is not a {'directory' if want_dir else 'regular file'} (a symbolic link?); "
-                "pw -R would follow it outside the prisoner, so the root password is not set"
-            )
-
-
 def _root_hash(root):
     user = passwd.find_user(_parse(root, "etc/master.passwd", passwd.parse_master_passwd), "root")
     if user is None:
@@ -369,9 +350,21 @@ def _root_hash(root):
 def root_password(host, cfg, name, test=False):
     """Step 9: root's password hash in the prisoner equals the pillar's (``locked`` = ``*``).
 
-    Compares with the hash in the prisoner's ``etc/master.passwd`` and, when different, runs
-    ``pw -R <prisoner> usermod root -H 0`` with the hash on stdin (``-h -`` for ``locked``, which sets
-    ``*``).  The hash never appears in argv, comments, diffs, data or errors.
+    Compares with the hash in the prisoner's ``etc/master.passwd`` (read through the chroot-safe file
+    layer) and, when different, runs pw(8) **confined to the prisoner** with the hash on stdin
+    (``-h -`` for ``locked``, which sets ``*``): ``jexec NAME /usr/sbin/pw usermod root -H 0`` in the
+    running prisoner, or, when it is stopped, in a transient jail on its path for that one command
+    (:func:`~salt_jail.core.jailcmd.transient_jail_argv`: ``jail -c path=ROOT command=/usr/sbin/pw ...``;
+    jail(8) passes its standard input to the command and removes the jail when it exits).
+
+    The rule (DESIGN.md, threat model): the host never follows, as root, a path inside a prisoner that
+    the prisoner's root can change while the step runs.  ``pw -R ROOT`` (and ``pwd_mkdb -d``) resolve
+    ``ROOT/etc/master.passwd`` as plain host paths: a prisoner that swaps its ``etc`` for a link to
+    ``../../../etc`` after any check and before pw opens it makes pw rewrite the host's own
+    master.passwd.  Confined, pw resolves every path inside the prisoner's root, so such a link can
+    only lead back into the prisoner.  The pw that runs is the prisoner's own, in the jail: a prisoner
+    that replaced it can only lie about success, which the read-back catches.
+    The hash never appears in argv, comments, diffs, data or errors.
     """
     prisoner = _prisoner(cfg, name)
     root = _root(host, prisoner)
@@ -379,13 +372,17 @@ def root_password(host, cfg, name, test=False):
         return StepResult(False, f"no root_password for prisoner {name}; root's password left alone")
     locked = prisoner.root_password == "locked"
     wanted = "*" if locked else prisoner.root_password
-    _check_pw_paths(root)
     if _hash_is(_root_hash(root), wanted):
         return StepResult(False, f"root password of prisoner {name} is already correct")
     what = "locked (set to *)" if locked else "changed"
     if test:
         return StepResult(True, f"root password of prisoner {name} would be {what}")
-    argv = ["pw", "-R", prisoner.path, "usermod", "root"] + (["-h", "-"] if locked else ["-H", "0"])
+    pw = jailcmd.pw_root_password_argv(locked)
+    running = lifecycle.find_running(host, name)
+    if running is not None:
+        argv = jailcmd.jexec_argv(name, pw, login=False)
+    else:
+        argv = jailcmd.transient_jail_argv(prisoner.path, pw)
     res = host.run(argv, stdin=None if locked else wanted + "\n", secret=True)
     if not res.ok:
         raise CommandError(

@@ -511,8 +511,10 @@ def localtime(name, test=False):
 
 def root_password(name, test=False):
     """
-    Step 9: the prisoner's root password hash is the pillar's (``pw -R ROOT usermod root -H 0``, the hash on
-    stdin; ``locked`` → ``-h -``). The hash never appears in argv, logs or the return.
+    Step 9: the prisoner's root password hash is the pillar's: pw runs confined to the prisoner,
+    ``jexec NAME /usr/sbin/pw usermod root -H 0`` when it runs, else in a transient jail on its path
+    (``jail -c path=ROOT command=/usr/sbin/pw usermod root -H 0``), the hash on stdin (``locked`` → ``-h -``);
+    never ``pw -R`` on a prisoner path. The hash never appears in argv, logs or the return.
 
     CLI Example:
 

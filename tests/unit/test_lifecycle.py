@@ -406,22 +406,28 @@ def set_prisoner2_param(root, line):
     conf.write_text(conf.read_text().replace("    devfs_ruleset = 4;\n}\n\nweb", f"    {line}\n}}\n\nweb"))
 
 
+def expect_mount(runner, argv=MOUNT_DEVFS2):
+    """The mount itself: the table before, the mount, the table after (a devfs that landed elsewhere is caught)."""
+    runner.expect(MOUNT_P, TABLE).expect(argv).expect(MOUNT_P, TABLE + f"devfs\t{argv[-1]}\tdevfs\trw\t0 0\n")
+
+
 def test_mount_devfs(host, runner, cfg):
-    runner.expect(MOUNT_P, TABLE).expect(["devfs", "rule", "-s", "4", "show"], RULES4).expect(MOUNT_DEVFS2)
+    runner.expect(MOUNT_P, TABLE).expect(JLS, jls()).expect(["devfs", "rule", "-s", "4", "show"], RULES4)
+    expect_mount(runner)
     result = lifecycle.mount_devfs(host, cfg, "prisoner2")
     assert result.changed and result.comment == f"devfs mounted on {DEV2} with ruleset 4"
 
 
 def test_mount_devfs_test_mode(host, runner, cfg):
-    runner.expect(MOUNT_P, TABLE).expect(["devfs", "rule", "-s", "4", "show"], RULES4)
+    runner.expect(MOUNT_P, TABLE).expect(JLS, jls()).expect(["devfs", "rule", "-s", "4", "show"], RULES4)
     result = lifecycle.mount_devfs(host, cfg, "prisoner2", test=True)
     assert result.changed and " ".join(MOUNT_DEVFS2) in result.comment
 
 
 def test_mount_devfs_other_ruleset(host, root, runner, cfg):
     set_prisoner2_param(root, "devfs_ruleset = 5;")
-    runner.expect(MOUNT_P, TABLE).expect(["devfs", "rule", "-s", "5", "show"], RULES4)
-    runner.expect(["mount", "-t", "devfs", "-o", "ruleset=5", "devfs", DEV2])
+    runner.expect(MOUNT_P, TABLE).expect(JLS, jls()).expect(["devfs", "rule", "-s", "5", "show"], RULES4)
+    expect_mount(runner, ["mount", "-t", "devfs", "-o", "ruleset=5", "devfs", DEV2])
     assert lifecycle.mount_devfs(host, cfg, "prisoner2").changed
 
 
@@ -440,7 +446,7 @@ def test_mount_devfs_already_mounted(host, root, runner, cfg, table):
 
 
 def test_mount_devfs_refuses_an_unloaded_ruleset(host, runner, cfg):
-    runner.expect(MOUNT_P, TABLE).expect(["devfs", "rule", "-s", "4", "show"], "")
+    runner.expect(MOUNT_P, TABLE).expect(JLS, jls()).expect(["devfs", "rule", "-s", "4", "show"], "")
     with pytest.raises(JailprovError, match="devfs ruleset 4 is not loaded .* every device of the host"):
         lifecycle.mount_devfs(host, cfg, "prisoner2")
 
@@ -459,14 +465,15 @@ def test_mount_devfs_reads_booleans_as_jail_does(host, root, runner, cfg, line, 
     set_prisoner2_param(root, line)
     runner.expect(MOUNT_P, TABLE)
     if not set_:
-        runner.expect(["devfs", "rule", "-s", "4", "show"], RULES4).expect(MOUNT_DEVFS2)
+        runner.expect(JLS, jls()).expect(["devfs", "rule", "-s", "4", "show"], RULES4)
+        expect_mount(runner)
     assert lifecycle.mount_devfs(host, cfg, "prisoner2").changed is not set_
 
 
 @pytest.mark.parametrize("ruleset", ["0", "jail"])
 def test_mount_devfs_refuses_unusable_rulesets(host, root, runner, cfg, ruleset):
     set_prisoner2_param(root, f"devfs_ruleset = {ruleset};")
-    runner.expect(MOUNT_P, TABLE)
+    runner.expect(MOUNT_P, TABLE).expect(JLS, jls())
     with pytest.raises(JailprovError, match="is not usable for mounting"):
         lifecycle.mount_devfs(host, cfg, "prisoner2")
 
@@ -837,8 +844,8 @@ def test_rehearsal_destroy(rehearsed, cfg, absent_cfg):
     from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
 
     host, root = rehearsed
+    assert lifecycle.mount_devfs(host, cfg, "prisoner2").changed  # while it is stopped: never into a running jail
     lifecycle.start(host, absent_cfg, "prisoner2")
-    assert lifecycle.mount_devfs(host, cfg, "prisoner2").changed
     for flag, path in (("schg", "etc/rc"), ("uchg", "etc/rc.shutdown"), ("sunlnk", "bin/sh")):
         host.check(["chflags", flag, f"{ROOT2}/{path}"])
     assert rehearsal.kernel(str(root)).file_flags                 # really flagged (chattr +i where Linux can)

@@ -1,6 +1,7 @@
 """core.steps on a scratch host root with a fake pw: dry runs, idempotence, symlink escapes, secrets."""
 
 import dataclasses
+import json
 import os
 import re
 import stat
@@ -22,23 +23,38 @@ MASTER = f"root:{OLD_HASH}:0:0::0:0:Charlie &:/root:/bin/sh\ndaemon:*:1:1::0:0:O
 GROUP = "wheel:*:0:root\ndaemon:*:1:\n"
 
 
-class FakePw:
-    """Records every command; plays ``pw -R DIR usermod root -H 0 | -h -`` by editing DIR/etc/master.passwd."""
+JAIL_PW = ["/usr/sbin/jail", "-c", "path=/home/jail/web", "command=/usr/sbin/pw", "usermod", "root"]
 
-    def __init__(self, host_root, fail=None, effective=True):
+
+class FakePw:
+    """Records every command; plays pw run confined to a prisoner — ``jail -c path=DIR command=/usr/sbin/pw
+    usermod root -H 0 | -h -`` (stopped) or ``jexec NAME /usr/sbin/pw ...`` (running, per ``running``) — by
+    editing DIR/etc/master.passwd.  ``jls`` queries answer with the ``running`` jails and are not recorded."""
+
+    def __init__(self, host_root, fail=None, effective=True, running=()):
         self.host_root = host_root
         self.calls = []
         self.fail = fail
         self.effective = effective
+        self.running = dict(running)  # name -> path
 
     def __call__(self, argv, stdin=None, env=None, cwd=None, secret=False):
+        if argv[0] == "/usr/sbin/jls":
+            jails = [{"jid": i + 1, "name": n, "path": p, "hostname": n, "ipv4_addrs": [], "ipv6_addrs": []}
+                     for i, (n, p) in enumerate(self.running.items())]
+            return CmdResult(0, json.dumps({"__version": "2", "jail-information": {"jail": jails}}))
         self.calls.append({"argv": list(argv), "stdin": stdin, "secret": secret})
         if self.fail:
             return CmdResult(67, "", self.fail)
-        assert argv[0] == "/usr/sbin/pw" and argv[1] == "-R" and argv[3:5] == ["usermod", "root"]
-        new_hash = "*" if argv[5:] == ["-h", "-"] else stdin.rstrip("\n")
+        if argv[0] == "/usr/sbin/jexec":
+            path, command = self.running[argv[1]], argv[2:]
+        else:
+            assert argv[:2] == ["/usr/sbin/jail", "-c"] and argv[2].startswith("path=")
+            path, command = argv[2][len("path="):], [argv[3][len("command="):]] + argv[4:]
+        assert command[:3] == ["/usr/sbin/pw", "usermod", "root"] and "-R" not in command
+        new_hash = "*" if command[3:] == ["-h", "-"] else stdin.rstrip("\n")
         if self.effective:
-            path = os.path.join(self.host_root, argv[2].lstrip("/"), "etc", "master.passwd")
+            path = os.path.join(self.host_root, path.lstrip("/"), "etc", "master.passwd")
             with open(path) as f:
                 lines = f.read().split("\n")
             lines = [":".join([ln.split(":")[0], new_hash] + ln.split(":")[2:]) if ln.startswith("root:") else ln
@@ -277,7 +293,7 @@ def test_etc_link_climbing_to_the_host_etc_is_refused_by_every_step(world):
     (web / "etc").symlink_to("../../../etc")
     assert (web / "etc" / "hosts").read_text() == HOST_HOSTS  # the host's way does reach the host
     before = _snapshot(root / "etc")
-    for _, fn in steps.STEPS[1:]:  # inside the prisoner, etc -> /etc is a loop; pw -R is not even run
+    for _, fn in steps.STEPS[1:]:  # inside the prisoner, etc -> /etc is a loop; pw is not even run
         with pytest.raises(JailprovError, match="symbolic link"):
             fn(host, _config(), "web")
     assert _snapshot(root / "etc") == before
@@ -417,8 +433,7 @@ def test_root_password_sets_the_hash_through_stdin(world):
     result = steps.root_password(host, _config(), "web")
     assert (result.changed, result.comment, result.diff, result.data) == (
         True, "root password of prisoner web was changed", "", {})
-    assert runner.calls == [{"argv": ["/usr/sbin/pw", "-R", "/home/jail/web", "usermod", "root", "-H", "0"],
-                             "stdin": HASH + "\n", "secret": True}]
+    assert runner.calls == [{"argv": JAIL_PW + ["-H", "0"], "stdin": HASH + "\n", "secret": True}]
     assert HASH in (web / "etc" / "master.passwd").read_text()
     again = steps.root_password(host, _config(), "web")
     assert (again.changed, again.comment, len(runner.calls)) == (
@@ -432,8 +447,7 @@ def test_root_password_locked_uses_dash_h_dash(world):
     cfg = _config(_prisoner(root_password="locked"))
     result = steps.root_password(host, cfg, "web")
     assert result.changed and "locked" in result.comment
-    assert runner.calls == [{"argv": ["/usr/sbin/pw", "-R", "/home/jail/web", "usermod", "root", "-h", "-"],
-                             "stdin": None, "secret": True}]
+    assert runner.calls == [{"argv": JAIL_PW + ["-h", "-"], "stdin": None, "secret": True}]
     assert (web / "etc" / "master.passwd").read_text().startswith("root:*:0:0:")
     assert not steps.root_password(host, cfg, "web").changed
 
@@ -470,15 +484,30 @@ def test_root_password_that_did_not_stick_is_an_error(world):
     assert HASH not in str(err.value)
 
 
+def test_root_password_in_a_running_prisoner_uses_jexec(world):
+    host, root, web, _ = world
+    host.runner = runner = FakePw(str(root), running={"web": "/home/jail/web"})
+    assert steps.root_password(host, _config(), "web").changed
+    assert runner.calls == [{"argv": ["/usr/sbin/jexec", "web", "/usr/sbin/pw", "usermod", "root", "-H", "0"],
+                             "stdin": HASH + "\n", "secret": True}]
+    assert HASH in (web / "etc" / "master.passwd").read_text()
+
+
 @pytest.mark.parametrize("rel", ["etc/master.passwd", "etc/group"])
-def test_root_password_refuses_links_pw_would_follow(world, rel):
+def test_root_password_links_to_host_files_never_reach_them(world, rel):
+    """pw runs confined, so a link in the prisoner resolves inside it; the current hash is read the same way."""
     host, root, web, runner = world
     os.unlink(web / rel)
     (web / rel).symlink_to(root / rel)
     before = _snapshot(root / "etc")
-    with pytest.raises(JailprovError, match=f"/home/jail/web/{rel} is not a regular file"):
+    if rel == "etc/master.passwd":  # the link's target does not exist inside the prisoner: nothing to compare
+        with pytest.raises(JailprovError, match=f"/home/jail/web/{rel} does not exist"):
+            steps.root_password(host, _config(), "web")
+        assert runner.calls == []
+    else:
         steps.root_password(host, _config(), "web")
-    assert runner.calls == [] and _snapshot(root / "etc") == before
+        assert [c["argv"] for c in runner.calls] == [JAIL_PW + ["-H", "0"]]
+    assert _snapshot(root / "etc") == before
 
 
 def test_root_password_not_in_pillar_is_left_alone(world):

@@ -926,9 +926,17 @@ def _freebsd_rc_script(scratch, record, cwd, argv):
 
 
 def _spawn(ctx, scratch, record, argv, env, cwd, output, timeout):
-    """Run a jailed command with jail(8)'s standard output and error (or ``output``); its exit status."""
+    """Run a jailed command with jail(8)'s standard input, output and error (or ``output``); its exit status.
+
+    command.c run_command() keeps descriptors 0-2 (closefrom(3)), so ``jail -c path=... command=pw ... -H 0``
+    hands jail(8)'s standard input to the command.
+    """
+    try:
+        stdin = ctx.stdin.fileno()
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        stdin = subprocess.DEVNULL  # in-process callers with text streams (tests)
     run = functools.partial(sandbox.run, scratch, record, argv, env=env, cwd=cwd, by=ctx.prog,
-                            standins=cli.TOOLS, stdin=subprocess.DEVNULL, timeout=timeout)
+                            standins=cli.TOOLS, stdin=stdin, timeout=timeout)
     if output is not None:
         return run(stdout=output, stderr=output)
     try:

@@ -21,7 +21,6 @@ than the password.
 import errno
 import os
 import secrets
-import tempfile
 
 from ..bsdgetopt import getopt
 from ..context import Exit
@@ -121,9 +120,62 @@ def _find(lines, name, uid):
     return None
 
 
+MAXSYMLINKS = 32  # sys/param.h
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def _etc_fd(etc):
+    """An open descriptor of the directory ``etc`` = ``(root, rel)``: ``rel`` walked below the real directory
+    ``root`` one component at a time, as the kernel walks a path for a process whose root is ``root`` (an
+    absolute link starts again at ``root``, ``..`` stops there), at the moment pw opens its files.
+
+    Inside a jail ``root`` is the jail's root: a chrooted pw sees /etc that way, so no link — not even one the
+    jail's root user swaps in while pw runs — leads out of the jail.  On the host ``root`` is the scratch
+    root and this is the host's own walk, so ``pw -R DIR`` follows a link in DIR as on FreeBSD.
+    """
+    root, rel = etc
+    fds = [os.open(root, _O_DIR)]
+    pending = [c for c in rel.split("/") if c not in ("", ".")][::-1]
+    links = 0
+    try:
+        while pending:
+            comp = pending.pop()
+            if comp == "..":
+                if len(fds) > 1:
+                    os.close(fds.pop())
+                continue
+            try:
+                target = os.readlink(comp, dir_fd=fds[-1])
+            except OSError as error:
+                if error.errno != errno.EINVAL:
+                    raise
+                try:
+                    fds.append(os.open(comp, _O_DIR | os.O_NOFOLLOW, dir_fd=fds[-1]))
+                    continue
+                except OSError as again:
+                    if again.errno != errno.ELOOP:  # swapped for a link since readlink: look again
+                        raise
+                    target = os.readlink(comp, dir_fd=fds[-1])
+            links += 1
+            if links > MAXSYMLINKS:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), rel)
+            if target.startswith("/"):
+                while len(fds) > 1:
+                    os.close(fds.pop())
+            pending.extend([c for c in target.split("/") if c not in ("", ".")][::-1])
+        return fds.pop()
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def _read_master(etc):
-    """The text of master.passwd in the real directory ``etc`` (never through a symbolic link)."""
-    fd = os.open(os.path.join(etc, "master.passwd"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    """The text of master.passwd in the directory ``etc`` (see :func:`_etc_fd`; never through a final link)."""
+    dir_fd = _etc_fd(etc)
+    try:
+        fd = os.open("master.passwd", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
     with os.fdopen(fd, encoding="utf-8", errors="surrogateescape") as fh:
         return fh.read()
 
@@ -131,22 +183,29 @@ def _read_master(etc):
 def _write_master(etc, text):
     """Replace master.passwd in ``etc`` atomically, keeping its mode and owner (as pw's pw_copy() and
     pwd_mkdb's rename do)."""
-    path = os.path.join(etc, "master.passwd")
-    st = os.lstat(path)
-    fd, tmp = tempfile.mkstemp(prefix=".pw.", dir=etc)
+    dir_fd = _etc_fd(etc)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-        os.chmod(tmp, st.st_mode & 0o7777)
-        os.chown(tmp, st.st_uid, st.st_gid)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        st = os.stat("master.passwd", dir_fd=dir_fd, follow_symlinks=False)
+        tmp = f".pw.{secrets.token_hex(6)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                     dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(text)
+                os.fchmod(fh.fileno(), st.st_mode & 0o7777)
+                os.fchown(fh.fileno(), st.st_uid, st.st_gid)
+            os.replace(tmp, "master.passwd", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            os.unlink(tmp, dir_fd=dir_fd)
+            raise
+    finally:
+        os.close(dir_fd)
 
 
 def _etc(ctx, rootdir, etcdir):
-    """The real directory holding master.passwd, and its name in messages."""
+    """The directory holding master.passwd as ``(root, rel)`` for :func:`_etc_fd` — this process's ``/`` (the
+    jail's root inside a jail, else the scratch root) and the directory below it, unresolved — and its name
+    in messages."""
     if rootdir is None and etcdir is None:
         directory = "/etc"
     else:
@@ -156,9 +215,11 @@ def _etc(ctx, rootdir, etcdir):
             ctx.errx(EX_OSFILE, f"no such directory `{directory}'")
         if not os.path.isdir(real):
             ctx.errx(EX_OSFILE, f"`{directory}' not a directory")
-        directory = canonical.rstrip("/") + "/etc" if rootdir is not None else canonical
-    canonical, real = ctx.resolve(directory)
-    return real, ctx.host_path(canonical)
+        if not directory.startswith("/"):
+            directory = canonical
+        directory = directory.rstrip("/") + "/etc" if rootdir is not None else directory
+    canonical, _real = ctx.resolve(directory)
+    return (ctx.scratch.real(ctx.view), directory.strip("/")), ctx.host_path(canonical)
 
 
 def main(ctx, argv):
