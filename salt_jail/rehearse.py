@@ -28,6 +28,36 @@ from salt_jail.rehearsal import mirror, zfspool
 HOST_IPV4 = "192.168.11.30"
 
 
+#: The mark rehearse leaves in every scratch root it creates; only a root holding it (or an older rehearsal
+#: host's kernel state) is emptied by a later run.
+MARK = ".rehearsal/made-by-salt_jail-rehearse"
+
+
+class RootRefused(Exception):
+    """The --root directory is not one this command may empty."""
+
+
+def check_root(root):
+    """What emptying ``root`` would remove, or :class:`RootRefused`: ``/``, the current directory or one of
+    its parents, and a non-empty directory that ``rehearse`` did not create itself are never emptied."""
+    root = pathlib.Path(root).resolve()
+    cwd = pathlib.Path.cwd().resolve()
+    if root == pathlib.Path(root.anchor):
+        raise RootRefused(f"refusing --root {root}: it is the filesystem root")
+    if root == cwd or root in cwd.parents or root == pathlib.Path.home().resolve():
+        raise RootRefused(f"refusing --root {root}: it holds the current directory or is a home directory")
+    if not root.exists():
+        return []
+    if not root.is_dir() or root.is_symlink():
+        raise RootRefused(f"refusing --root {root}: it is not a directory")
+    entries = sorted(p.name for p in root.iterdir())
+    if entries and not ((root / MARK).is_file() or (root / ".rehearsal" / "kernel.json").is_file()):
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise RootRefused(f"refusing --root {root}: it is not empty ({shown}) and is not a scratch root this "
+                          "command created; name a new or empty directory")
+    return entries
+
+
 def _clear_flags(path):
     """Nullfs mounts (real read-only binds) must go first; immutable files (the rehearsal's schg) cannot be
     removed until cleared."""
@@ -134,7 +164,8 @@ def main(argv=None):
                         "(default: pillar.example, the seed environment)")
     parser.add_argument("--demo", action="store_true", help="rehearse the seed scenario (pillar.example)")
     parser.add_argument("--root", type=pathlib.Path, default=pathlib.Path("demo-root"),
-                        help="scratch root (emptied first; default ./demo-root)")
+                        help="scratch root (default ./demo-root): a new or empty directory, or one a previous run "
+                             "created (emptied first); anything else is refused")
     parser.add_argument("--states", type=pathlib.Path, default=None,
                         help="the formula's states dir (default: the installed formula, `salt-jail formula-path`)")
     parser.add_argument("--size", choices=("small", "realistic"), default="small",
@@ -152,12 +183,23 @@ def main(argv=None):
     if not (states_dir / "jail" / "init.sls").is_file():
         parser.exit(2, f"salt-jail-rehearse: {states_dir} holds no jail/init.sls (the formula)\n")
     root = args.root.resolve()
-    if (root / ".rehearsal" / "zfs" / "pools.json").exists():     # a rehearsal pool is mounted below it
-        zfspool.main(["--destroy", str(root)])
-    rehearsal.clear_network(str(root))  # VNET prisoners' namespaces of an earlier run
-    _clear_flags(root)
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    try:
+        old = check_root(root)
+    except RootRefused as err:
+        print(err, file=sys.stderr)
+        return 2
+    if old:
+        print(f"== removing the previous rehearsal under {root} ({len(old)} entries: {', '.join(old[:6])}"
+              f"{', ...' if len(old) > 6 else ''})")
+        if (root / ".rehearsal" / "zfs" / "pools.json").exists():     # a rehearsal pool is mounted below it
+            zfspool.main(["--destroy", str(root)])
+        rehearsal.clear_network(str(root))  # VNET prisoners' namespaces of an earlier run
+        _clear_flags(root)
+        shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARK).parent.mkdir(exist_ok=True)
+    (root / MARK).write_text("a scratch root of python -m salt_jail.rehearse: emptied by its next run\n",
+                             encoding="utf-8")
     started = time.monotonic()
     config_dir, stop = prepare(root, pillar_data, states_dir, size=args.size)
     failures = 0

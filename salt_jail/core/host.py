@@ -7,6 +7,7 @@ FreeBSD; :meth:`Host.path` maps a host path to the real path for Python-side fil
 """
 
 import dataclasses
+import errno
 import os
 import subprocess
 
@@ -63,6 +64,36 @@ class SubprocessRunner:
         return CmdResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+#: Symbolic links followed while resolving one path below a scratch root (FreeBSD's MAXSYMLINKS).
+MAXSYMLINKS = 32
+
+
+def _in_root(root, host_path, follow):
+    """``host_path`` resolved below directory ``root`` with chroot semantics (see :meth:`Host.path`)."""
+    root = os.path.normpath(root)
+    pending = [c for c in host_path.split("/") if c not in ("", ".")][::-1]
+    done = []
+    links = 0
+    while pending:
+        comp = pending.pop()
+        if comp == "..":
+            if done:
+                done.pop()
+            continue
+        current = os.path.join(root, *done, comp)
+        if (pending or follow) and os.path.islink(current):
+            links += 1
+            if links > MAXSYMLINKS:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), host_path)
+            target = os.readlink(current)
+            if target.startswith("/"):
+                done = []
+            pending.extend([c for c in target.split("/") if c not in ("", ".")][::-1])
+            continue
+        done.append(comp)
+    return os.path.join(root, *done)
+
+
 @dataclasses.dataclass
 class Host:
     """A filesystem root plus the command runner.
@@ -78,13 +109,21 @@ class Host:
     #: command run through this host empties it: it may have started a jail or mounted something.
     memo: dict = None
 
-    def path(self, host_path):
-        """The real path of a host path (``/etc/rc.conf`` → ``<root>/etc/rc.conf``)."""
+    def path(self, host_path, follow=False):
+        """The real path of a host path (``/etc/rc.conf`` → ``<root>/etc/rc.conf``).
+
+        Below a rehearsal's scratch root the path is resolved **as a chroot would**, one component at a
+        time: an absolute symbolic link starts again at the scratch root, ``..`` stops there, so no link
+        leads the product's own file I/O out of the scratch root (``ln -s /elsewhere ROOT/home`` makes
+        ``/home/jail`` ``ROOT/elsewhere/jail``, never the machine's /elsewhere).  A final symbolic link is
+        left as it is (callers ``lstat`` it and refuse links where a prisoner could have made them) unless
+        ``follow``.  On a real host (root ``/``) the kernel resolves paths and nothing is done here.
+        """
         if not host_path.startswith("/"):
             raise ValueError(f"host path must be absolute: {host_path!r}")
         if self.root in ("/", ""):
             return os.path.normpath(host_path)
-        return os.path.normpath(os.path.join(self.root, host_path.lstrip("/")))
+        return _in_root(self.root, host_path, follow)
 
     def tool(self, name):
         if self.bindir:

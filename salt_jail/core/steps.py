@@ -87,7 +87,7 @@ def ensure_root(host, cfg, name, test=False):
     """
     prisoner = _prisoner(cfg, name)
     actions = []
-    jail_root = host.path(cfg.jail_root)
+    jail_root = host.path(cfg.jail_root, follow=True)
     try:
         st = os.stat(jail_root)  # host-side links (/home -> /usr/home) are the host admin's
     except FileNotFoundError:
