@@ -247,6 +247,36 @@ def validate(pillar=None):
 # ------------------------------------------------------------------------------------------------
 # Jails: list, start, stop, exec, ping
 # ------------------------------------------------------------------------------------------------
+def formula_names(pillar=None):
+    """
+    The prisoner names the ``jail`` formula renders states for, once the whole ``jailprov`` pillar is valid.
+
+    pillar
+        A whole pillar dict to use instead of the minion's own (``{"jailprov": {...}}``).
+
+    Returns ``{"valid": bool, "errors": [...], "present": [...], "thin": [...], "absent": [...], "zfs": bool}``:
+    ``present`` in pillar order, ``thin`` those of type thin, ``zfs`` whether ``jailprov:zfs`` is set, ``absent``
+    the names to destroy (``jailprov:absent`` and prisoners marked ``absent: true``).  For an
+    invalid pillar both lists are empty, so ``map.jinja`` renders nothing from the pillar: the formula is then
+    the validation state alone, failing with every error.  Only the pure pillar model is checked here (no
+    command runs while SLS files render); the validation state adds the checks against this host.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.formula_names
+    """
+    data = pillar if pillar is not None else __pillar__
+    try:
+        cfg = model.from_pillar(dict(data))
+    except ValidationError as exc:
+        return {"valid": False, "errors": exc.errors, "present": [], "thin": [], "absent": [], "zfs": False}
+    return {"valid": True, "errors": [], "present": [p.name for p in cfg.present],
+            "thin": [p.name for p in cfg.present if p.type == "thin"], "absent": list(cfg.absent),
+            "zfs": cfg.zfs is not None}
+
+
 def list_():
     """
     List the managed prisoners, every other running jail, and every other jail defined in jail.conf.

@@ -6,9 +6,9 @@ include:
   - jail.validate
 {%- for name in absent | reverse %}
 
-jailprov-{{ name }}-absent:
+{{ ('jailprov-' ~ name ~ '-absent') | json }}:
   jailprov.absent:
-    - name: {{ name }}
+    - name: {{ name | json }}
     - require:
       - jailprov: jailprov-pillar-valid
 {%- endfor %}

@@ -1,7 +1,8 @@
-{#- Seed steps 7 (host pw.conf) and 10 (rc.conf, jail.conf). #}
-{%- from tpldir ~ "/map.jinja" import present with context %}
+{#- Seed steps 7 (host pw.conf) and 10 (rc.conf, jail.conf). Rendered only for a valid pillar. #}
+{%- from tpldir ~ "/map.jinja" import valid, present with context %}
 include:
   - jail.validate
+{%- if valid %}
 
 jailprov-host-pw_conf:
   jailprov.host_pw_conf:
@@ -29,9 +30,10 @@ jailprov-host-jail_conf:
       - jailprov: jailprov-pillar-valid
 {%- for name in present %}
 
-jailprov-{{ name }}-jail_conf:
+{{ ('jailprov-' ~ name ~ '-jail_conf') | json }}:
   jailprov.jail_conf:
-    - name: {{ name }}
+    - name: {{ name | json }}
     - require:
       - jailprov: jailprov-host-jail_conf
 {%- endfor %}
+{%- endif %}

@@ -2,7 +2,7 @@
     release mounts; with jailprov:zfs every prisoner's dataset or clone comes first and its declared snapshots
     last). Each step requires the previous one of the same prisoner, so a failure stops that prisoner's later
     steps and not the other prisoners'. #}
-{%- from tpldir ~ "/map.jinja" import present, thin, jailprov with context %}
+{%- from tpldir ~ "/map.jinja" import present, thin, zfs with context %}
 {%- set thick_steps = [
       ('root', 'prisoner_root'),
       ('base', 'base_installed'),
@@ -16,7 +16,6 @@
       ('localtime', 'localtime'),
       ('root_password', 'root_password'),
    ] %}
-{%- set zfs = jailprov is mapping and jailprov.get('zfs') %}
 include:
   - jail.validate
   - jail.release
@@ -27,14 +26,14 @@ include:
 {%-   endif %}
 {%-   for step, fun in steps %}
 
-jailprov-{{ name }}-{{ step }}:
+{{ ('jailprov-' ~ name ~ '-' ~ step) | json }}:
   jailprov.{{ fun }}:
-    - name: {{ name }}
+    - name: {{ name | json }}
     - require:
 {%-     if loop.first %}
       - jailprov: jailprov-pillar-valid
 {%-     else %}
-      - jailprov: jailprov-{{ name }}-{{ loop.previtem[0] }}
+      - jailprov: {{ ('jailprov-' ~ name ~ '-' ~ loop.previtem[0]) | json }}
 {%-     endif %}
 {%-     if step == 'base' %}
       - jailprov: jailprov-release

@@ -7,19 +7,19 @@ include:
   - jail.prisoners
 {%- for name in present %}
 
-jailprov-{{ name }}-network:
+{{ ('jailprov-' ~ name ~ '-network') | json }}:
   jailprov.network:
-    - name: {{ name }}
+    - name: {{ name | json }}
     - require:
-      - jailprov: jailprov-{{ name }}-root_password
-      - jailprov: jailprov-{{ name }}-jail_conf
+      - jailprov: {{ ('jailprov-' ~ name ~ '-root_password') | json }}
+      - jailprov: {{ ('jailprov-' ~ name ~ '-jail_conf') | json }}
 
-jailprov-{{ name }}-running:
+{{ ('jailprov-' ~ name ~ '-running') | json }}:
   jailprov.running:
-    - name: {{ name }}
+    - name: {{ name | json }}
     - require:
-      - jailprov: jailprov-{{ name }}-root_password
-      - jailprov: jailprov-{{ name }}-network
-      - jailprov: jailprov-{{ name }}-jail_conf
+      - jailprov: {{ ('jailprov-' ~ name ~ '-root_password') | json }}
+      - jailprov: {{ ('jailprov-' ~ name ~ '-network') | json }}
+      - jailprov: {{ ('jailprov-' ~ name ~ '-jail_conf') | json }}
       - jailprov: jailprov-host-rc_conf
 {%- endfor %}
