@@ -176,6 +176,32 @@ def test_devfs_mounted_with_ruleset_4(world, name):
     assert "null" in visible and "mem" not in visible
 
 
+def test_root_password_of_a_running_prisoner_is_set_inside_it(world):
+    """Issue 12: pw runs confined (``jexec P1 /usr/sbin/pw usermod root -H 0``), never ``pw -R`` on the host;
+    the host's own master.passwd is not touched.  (A stopped prisoner's, in a transient jail, is set by
+    the provisioning above.)"""
+    import dataclasses
+
+    from salt_jail.core import steps
+
+    host, cfg = world
+    with open("/etc/master.passwd", "rb") as fh:
+        host_before = fh.read()
+    other = "$6$sjtest12$" + "A" * 86
+    prisoner = dataclasses.replace(cfg.prisoners[P1], root_password=other)
+    changed = dataclasses.replace(cfg, prisoners={**cfg.prisoners, P1: prisoner})
+    try:
+        assert steps.root_password(host, changed, P1).changed
+        root_entry = next(line for line in read(prisoner_file(cfg, P1, "etc/master.passwd")).splitlines()
+                          if line.startswith("root:"))
+        assert root_entry.split(":")[1] == other
+        assert not steps.root_password(host, changed, P1).changed
+    finally:
+        steps.root_password(host, cfg, P1)  # back to the pillar's hash
+    with open("/etc/master.passwd", "rb") as fh:
+        assert fh.read() == host_before
+
+
 # ------------------------------------------------------------------------------------------------
 # destroy: guards first (each must refuse and change nothing), then prisoner 2 for real
 # ------------------------------------------------------------------------------------------------
@@ -211,6 +237,26 @@ def _dotdot(pillar_data):
         sh("/bin/rm", "-rfx", f"{WORK}/outside", check=False)
 
 
+def _stamp(root):
+    """jailprov's install stamp in ``root``: destroy removes only trees it installed (issue 12)."""
+    os.makedirs(f"{root}/var/db", exist_ok=True)
+    with open(f"{root}/var/db/jailprov-base.json", "w", encoding="utf-8") as fh:
+        fh.write('{"format": 1, "state": "installed"}\n')
+
+
+@contextlib.contextmanager
+def _not_installed_by_jailprov(pillar_data):
+    """A plain directory below jail_root (no install stamp, no jail.conf block): not jailprov's to destroy."""
+    root = f"{JAIL_ROOT}/sjtest_plain"
+    os.makedirs(root)
+    open(f"{root}/canary", "w").close()
+    try:
+        yield "sjtest_plain", absent_cfg(pillar_data, "sjtest_plain"), "not a prisoner jailprov installed", \
+            lambda: os.path.exists(f"{root}/canary")
+    finally:
+        sh("/bin/rm", "-rfx", root, check=False)
+
+
 @contextlib.contextmanager
 def _root_is_mountpoint(pillar_data):
     """A file system (tmpfs) is mounted on the prisoner root itself."""
@@ -219,6 +265,7 @@ def _root_is_mountpoint(pillar_data):
     sh("/sbin/mount", "-t", "tmpfs", "tmpfs", root)
     try:
         open(f"{root}/canary", "w").close()
+        _stamp(root)  # jailprov's: past the "not a prisoner jailprov installed" guard
         yield "sjtest_mnt", absent_cfg(pillar_data, "sjtest_mnt"), "itself a mount point", \
             lambda: os.path.exists(f"{root}/canary")
     finally:
@@ -232,6 +279,7 @@ def _busy_mount_below(pillar_data):
     root = f"{JAIL_ROOT}/sjtest_busy"
     os.makedirs(f"{root}/mnt")
     open(f"{root}/canary", "w").close()
+    _stamp(root)
     sh("/sbin/mount", "-t", "tmpfs", "tmpfs", f"{root}/mnt")
     try:
         with open(f"{root}/mnt/held-open", "w"):
@@ -249,6 +297,7 @@ GUARDS = {
     "name-with-dotdot": _dotdot,
     "root-is-a-mount-point": _root_is_mountpoint,
     "busy-mount-below-root": _busy_mount_below,
+    "not-installed-by-jailprov": _not_installed_by_jailprov,
 }
 
 
