@@ -175,3 +175,13 @@ def test_devfs_in_a_stopped_prisoner_never_stays_on_the_host(host):
     os.rename(os.path.join(host.root, ".rehearsal/bin/.mount.real"), os.path.join(host.root, ".rehearsal/bin/mount"))
     assert lifecycle.mount_devfs(host, _cfg(), "p1").changed
     assert [m.mountpoint for m in _devfs_mounts(host)] == ["/home/jail/p1/dev"]
+
+
+def test_the_rehearsal_jail_hands_its_stdin_to_command(host):
+    """command.c run_command() keeps descriptors 0-2 for the command (closefrom(3)): the rehearsal's jail(8)
+    does too, which the transient jail running pw relies on for the hash."""
+    from .standins import run
+
+    result = run(host.root, "jail", "-c", "path=/home/jail/p1", "command=cat", input="through stdin\n")
+    assert (result.returncode, result.stdout.splitlines()[-1]) == (0, "through stdin"), result
+    assert lifecycle.running_jails(host) == []
