@@ -11,6 +11,13 @@ exists as a real directory.  All file access below the prisoner root goes throug
 :mod:`salt_jail.core.textedit`, which resolves paths as the prisoner sees them and never follows a link
 out of it.  Prisoner paths passed to commands are host paths (``prisoner.path``).
 
+The rule every step follows (DESIGN.md, threat model): **the host never follows, as root, a path inside a
+prisoner that the prisoner's root can change while the step runs.**  Prisoner files go through the
+chroot-safe layer above; a tool that must work on the prisoner's own databases (pw for the root password)
+runs *confined* — in the running prisoner with ``jexec``, or in a transient jail on the prisoner's path
+for that one command when it is stopped — never with ``-R``/``-d``-style root options on a prisoner
+path, and no binary of a prisoner's tree ever runs on the host outside a jail.
+
 :data:`STEPS` lists the prisoner steps in seed order for ``provision``.
 """
 
