@@ -148,6 +148,7 @@ def conflicts(host, cfg, running=None):
 
 def _conf_jail_addresses(host, cfg):
     """``{address: holder}`` of the jails jail.conf defines that the pillar does not manage."""
+    from . import lifecycle  # pylint: disable=import-outside-toplevel
     read = jailconf.fs_reader(host.root)
     if not read(cfg.jail_conf):
         return {}
@@ -163,11 +164,7 @@ def _conf_jail_addresses(host, cfg):
             params = jailconf.effective_params(cfg.jail_conf, name, read=read)
         except JailprovError:
             continue
-        for key in ("ip4.addr", "ip6.addr"):
-            values = params.get(key)
-            for value in values if isinstance(values, list) else []:
-                addr = _address(value.rpartition("|")[2])
-                if addr:
-                    found.setdefault(addr, f"the jail {name} defined in {cfg.jail_conf}, which the pillar "
-                                           "does not manage")
+        ip4, ip6 = lifecycle.addresses_of(params)
+        for addr in ip4 + ip6:
+            found.setdefault(addr, f"the jail {name} defined in {cfg.jail_conf}, which the pillar does not manage")
     return found

@@ -672,7 +672,7 @@ def _remove_tree(host, name, root):
                             "(a file flag that chflags could not clear?)") from None
 
 
-def _addresses_of(params):
+def addresses_of(params):
     """The IPv4 and IPv6 addresses in ip4.addr/ip6.addr values (``em0|192.0.2.5/24`` is 192.0.2.5)."""
     found = {}
     for key in ("ip4.addr", "ip6.addr"):
@@ -725,7 +725,7 @@ def _config_removals(host, cfg, name, params, holders, own_files, test):
         name=name, path=posixpath.join(cfg.jail_root, name), jid=None, ip4=(), ip6=(), hostname="",
         pw_range=None, defaultpasswd="no", timezone=None, wall_cmos_clock=False, absent=True)
     if not (prisoner.ip4 or prisoner.ip6):
-        ip4, ip6 = _addresses_of(params)
+        ip4, ip6 = addresses_of(params)
         prisoner = dataclasses.replace(prisoner, ip4=ip4, ip6=ip6)
     edits = []
     for path in holders:
