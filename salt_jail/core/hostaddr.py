@@ -6,11 +6,12 @@ when the jail stops, ``-alias`` removes the address from the interface altogethe
 tell, so this looks at the host, read-only:
 
 * rc.conf (the files rc.d/netif reads): ``ifconfig_IF`` and ``ifconfig_IF_ipv6`` are the host's; aliases
-  (``ifconfig_IF_aliasN``, ``ifconfig_IF_aliases``, ``ipv4_addrs_IF``) are the host's too, except, with
-  ``host.rc_aliases`` (jailprov writes them then), the addresses of the pillar's own prisoners;
+  (``ifconfig_IF_aliasN``, ``ifconfig_IF_aliases``, ``ipv4_addrs_IF``) are the host's too, except a
+  host-route alias (/32, /128) of a pillar prisoner's own address: that is the prisoner's alias, written by
+  ``host.rc_aliases`` or by hand as the tutorial does;
 * the interfaces (``ifconfig -a``): an address with a real netmask/prefix is the host's; a host-route alias
-  (/32, /128) is the host's unless a running jail holds it or, with ``host.rc_aliases``, it belongs to a
-  pillar prisoner (its rc.conf alias is up while the prisoner is stopped);
+  is the host's unless a running jail holds it or it is a pillar prisoner's (its rc.conf alias is up while
+  the prisoner is stopped);
 * jails the pillar does not manage: running ones (``jls``) and those jail.conf defines.
 
 :func:`conflicts` returns one error per clash, naming the prisoner's key path and the holder.
@@ -39,18 +40,25 @@ def _address(text):
 
 
 def _rc_addresses(text):
-    """Addresses an rc.conf ifconfig value configures (``inet A netmask M``, ``inet6 A prefixlen L``, CIDRs)."""
+    """``[(address, host_route)]`` an rc.conf ifconfig value configures (``inet A netmask M``,
+    ``inet6 A prefixlen L``, CIDRs); ``host_route``: a /32 or /128, the shape of a jail's alias."""
     words = text.split()
     found = []
     for i, word in enumerate(words):
         if word in ("inet", "inet6") and i + 1 < len(words):
-            addr = _address(words[i + 1])
+            addr, spec = _address(words[i + 1]), words[i + 1]
+            rest = words[i + 2:i + 4]
         elif "/" in word or word.count(".") == 3:
-            addr = _address(word)
+            addr, spec, rest = _address(word), word, []
         else:
-            addr = None
-        if addr and addr not in found:
-            found.append(addr)
+            continue
+        if addr is None or any(a == addr for a, _ in found):
+            continue
+        length = spec.rpartition("/")[2] if "/" in spec else None
+        if rest[:1] in (["netmask"], ["prefixlen"]) and len(rest) == 2:
+            length = rest[1]
+        host_route = length in ("32", "128", "255.255.255.255", "0xffffffff") or (length is None and ":" in addr)
+        found.append((addr, host_route))
     return found
 
 
@@ -73,9 +81,9 @@ def rc_conf_addresses(host, managed):
                 value = conf.get(key) or ""
             except ParseError:
                 continue
-            for addr in _rc_addresses(value):
-                if alias and addr in managed:
-                    continue
+            for addr, host_route in _rc_addresses(value):
+                if alias and host_route and addr in managed:
+                    continue  # the prisoner's own alias (host.rc_aliases, or the tutorial's lines by hand)
                 found.setdefault(addr, f"the host's own address ({key} in {path})")
     return found
 
@@ -132,10 +140,10 @@ def conflicts(host, cfg, running=None):
     held_by_jails = {(_address(a) or a) for j in running for a in list(j.get("ipv4") or []) + list(j.get("ipv6") or [])}
     for interface, addr, host_route in interface_addresses(
             host.query(IFCONFIG_ARGV, what="cannot list the host's interface addresses").stdout):
-        if host_route and (addr in held_by_jails or (cfg.host.rc_aliases and addr in managed)):
+        if host_route and (addr in held_by_jails or addr in managed):
             continue
         holders.setdefault(addr, f"the host's own address (on {interface})")
-    for addr, holder in rc_conf_addresses(host, managed if cfg.host.rc_aliases else {}).items():
+    for addr, holder in rc_conf_addresses(host, managed).items():
         holders.setdefault(addr, holder)
     errors = []
     for addr, (name, sub) in managed.items():

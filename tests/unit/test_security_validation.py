@@ -136,10 +136,13 @@ def test_a_prisoner_given_the_hosts_own_address_is_an_error_naming_both(host_roo
 
 def test_an_address_only_in_rc_conf_counts(host_root):
     with open(os.path.join(host_root, "etc/rc.conf"), "a") as fh:
-        fh.write('ifconfig_em0_alias0="inet 192.168.11.40 netmask 255.255.255.255"\n')
-    cfg = model.parse(_pillar(prisoners={"p1": {"ip4": ["192.168.11.40"], "hostname": "p1.example.org"}}))
+        fh.write('ifconfig_em0_alias0="inet 10.9.8.7 netmask 255.255.255.0"\n'      # the host's second subnet
+                 'ifconfig_em0_alias1="inet 192.168.11.40 netmask 255.255.255.255"\n')  # the tutorial's, by hand
+    cfg = model.parse(_pillar(prisoners={"p1": {"ip4": ["10.9.8.7"], "hostname": "p1.example.org"},
+                                         "p2": {"ip4": ["192.168.11.40"], "hostname": "p2.example.org"}}))
     errors = hostaddr.conflicts(_host(host_root), cfg)
-    assert len(errors) == 1 and "ifconfig_em0_alias0 in /etc/rc.conf" in errors[0], errors
+    assert len(errors) == 1 and errors[0].startswith("jailprov:prisoners:p1:ip4[0]: 10.9.8.7"), errors
+    assert "ifconfig_em0_alias0 in /etc/rc.conf" in errors[0]
 
 
 def test_an_address_of_an_unmanaged_jail_counts(host_root):
