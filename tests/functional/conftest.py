@@ -20,14 +20,16 @@ def scratch(tmp_path):
 
 @pytest.fixture
 def make_loaders(salt_factories, scratch, tmp_path, repo_dir):
-    """Loaders for a rehearsal minion whose pillar is ``pillar_data``."""
+    """Loaders for a rehearsal minion whose pillar is ``pillar_data``; ``shebang`` (e.g. ``#!yaml``) picks the
+    pillar file's renderers (default Jinja then YAML)."""
     made = []
 
-    def make(pillar_data, minion_id="functional"):
+    def make(pillar_data, minion_id="functional", shebang=None):
         pillar_dir = tmp_path / f"pillar-{len(made)}"
         pillar_dir.mkdir()
         (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - data\n")
-        (pillar_dir / "data.sls").write_text(yaml.safe_dump(pillar_data, sort_keys=False))
+        (pillar_dir / "data.sls").write_text((shebang + "\n" if shebang else "")
+                                             + yaml.safe_dump(pillar_data, sort_keys=False))
         factory = salt_factories.salt_minion_daemon(
             f"{minion_id}-{len(made)}",
             defaults={

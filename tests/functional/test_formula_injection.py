@@ -7,35 +7,15 @@ formula's real SLS files and pillars written as files the minion renders.
 import copy
 
 import pytest
-import yaml
-from saltfactories.utils.functional import Loaders
 
 CMD = "cmd.run"
 
 
 @pytest.fixture
-def make_loaders(salt_factories, scratch, tmp_path, repo_dir):
-    """Loaders for a rehearsal minion whose pillar file is ``#!yaml`` (no Jinja pass over the pillar itself, so
-    Jinja metacharacters reach the pillar data as they are)."""
-    made = []
-
-    def make(pillar_data):
-        pillar_dir = tmp_path / f"pillar-{len(made)}"
-        pillar_dir.mkdir()
-        (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - data\n")
-        (pillar_dir / "data.sls").write_text("#!yaml\n" + yaml.safe_dump(pillar_data, sort_keys=False))
-        factory = salt_factories.salt_minion_daemon(f"inject-{len(made)}", defaults={
-            "file_client": "local",
-            "file_roots": {"base": [str(repo_dir / "states")]},
-            "pillar_roots": {"base": [str(pillar_dir)]},
-            "jailprov": {"rehearsal": True, "root": str(scratch)},
-        })
-        made.append(Loaders(factory.config.copy()))
-        return made[-1]
-
-    yield make
-    for loaders in made:
-        loaders.reset_state()
+def yaml_loaders(make_loaders):
+    """Loaders whose pillar file is ``#!yaml``: no Jinja pass over the pillar itself, so Jinja metacharacters
+    reach the pillar data as they are."""
+    return lambda pillar_data: make_loaders(pillar_data, minion_id="inject", shebang="#!yaml")
 
 
 def _injection(marker):
@@ -61,7 +41,7 @@ def marker(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["absent", "prisoner key", "prisoner key (jinja)"])
-def test_injected_names_render_only_the_validation_state(make_loaders, seed_pillar, marker, where):
+def test_injected_names_render_only_the_validation_state(yaml_loaders, seed_pillar, marker, where):
     jp = seed_pillar["jailprov"]
     if where == "absent":                                       # the issue's pillar
         jp["absent"] = [_injection(marker)]
@@ -69,7 +49,7 @@ def test_injected_names_render_only_the_validation_state(make_loaders, seed_pill
         jp["prisoners"][_injection(marker)] = copy.deepcopy(jp["prisoners"]["prisoner1"])
     else:
         jp["prisoners"]["{{ salt['cmd.run']('touch " + str(marker) + "') }}"] = {"hostname": "x.example.org"}
-    loaders = make_loaders(seed_pillar)
+    loaders = yaml_loaders(seed_pillar)
     states = _show(loaders)
     assert list(states) == ["jailprov-pillar-valid"], sorted(states)
     ran = loaders.modules.state.sls("jail")
@@ -79,14 +59,14 @@ def test_injected_names_render_only_the_validation_state(make_loaders, seed_pill
     assert only.result is False and "Invalid jailprov pillar; nothing was changed" in only.comment
 
 
-def test_an_invalid_pillar_is_one_failing_state_listing_every_error(make_loaders, seed_pillar):
+def test_an_invalid_pillar_is_one_failing_state_listing_every_error(yaml_loaders, seed_pillar):
     jp = seed_pillar["jailprov"]
     jp["arch"] = "vax"
     jp["release"] = "14.2-RELEASE\n"
     jp["jail_root"] = "//"
     jp["prisoners"]["prisoner2"]["hostname"] = "bad_name!"
     jp["absent"] = ["no/slash"]
-    ran = make_loaders(seed_pillar).modules.state.sls("jail")
+    ran = yaml_loaders(seed_pillar).modules.state.sls("jail")
     assert not ran.failed, ran.raw
     assert len(list(ran)) == 1, sorted(ran.raw)          # not one error plus every requisite failing
     (only,) = ran
@@ -100,14 +80,14 @@ METACHARS = ['{{ 7*7 }}', '{% raw %}x', '"quoted: {a: b}"', "'single'", "x\ninje
              "- [list]", "&anchor *alias", "!!python/object x", "# comment", "|\n  block", "a: b", "%TAG"]
 
 
-def test_metacharacters_in_every_free_string_render_no_extra_state(make_loaders, seed_pillar):
+def test_metacharacters_in_every_free_string_render_no_extra_state(yaml_loaders, seed_pillar):
     """A valid pillar whose free-form strings (jail parameters, default parameters) hold YAML and Jinja
     metacharacters renders exactly the formula's own states, all of them jailprov states."""
     jp = seed_pillar["jailprov"]
     jp["defaults"]["params"] = {f"x.meta{i}": value for i, value in enumerate(METACHARS)}
     jp["prisoners"]["prisoner1"]["params"] = {"exec.prestart": METACHARS[2], "x.list": METACHARS[:3]}
     jp["absent"] = ["old_one"]
-    states = _show(make_loaders(seed_pillar))
+    states = _show(yaml_loaders(seed_pillar))
     steps = ("root", "base", "resolv_conf", "syslog", "crontab", "hosts", "pw_conf", "devfs", "wall_cmos_clock",
              "localtime", "root_password", "jail_conf", "running")
     expected = {"jailprov-pillar-valid", "jailprov-host-pw_conf", "jailprov-host-rc_conf", "jailprov-host-unmanaged",
