@@ -273,7 +273,7 @@ def _stopped_unmanaged(host, cfg, running):
         except JailprovError:
             params = {}
         jid = _single(params, "jid")
-        ip4, ip6 = _addresses_of(params)
+        ip4, ip6 = addresses_of(params)
         entries.append({"name": name, "jid": int(jid) if isinstance(jid, str) and jid.isdigit() else None,
                         "state": "stopped", "hostname": _single(params, "host.hostname"),
                         "path": _single(params, "path"), "ipv4": list(ip4), "ipv6": list(ip6), "managed": False})
