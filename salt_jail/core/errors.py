@@ -60,3 +60,21 @@ class MissingError(JailprovError):
     In a real run it is an error naming the step that creates it.  In a test run on a fresh host the
     earlier steps *would* create it, so the Salt layer reports the step as a predicted change instead.
     """
+
+
+class PartialError(JailprovError):
+    """A step failed after it had already changed something.
+
+    ``done`` is what it changed (shaped like a state's ``changes``), ``left`` says what is left to do; the
+    message carries both, and the Salt state puts ``done`` in its ``changes``.
+    """
+
+    def __init__(self, message, done, left=None):
+        self.done = dict(done)
+        self.left = left
+        text = message
+        if self.done:
+            text += "\nAlready done: " + "; ".join(f"{k}: {v}" for k, v in self.done.items())
+        if left:
+            text += f"\nLeft to do: {left}"
+        super().__init__(text)

@@ -3,17 +3,17 @@
 Both files are shared with the administrator: :mod:`rcconf` and :mod:`jailconf` edit them in place and
 keep every byte that is not ours.  A prisoner's jail.conf block is rendered from the model in a fixed
 order (the tutorial's), parsed back before anything is written — the new text must yield exactly the
-intended parameters — and written only on difference.  A *running* prisoner whose block changes is
-stopped with its current (old) configuration first — ``jail -r`` takes exec.stop, the alias removal and
-the unmounts from the file it is given — then the block is written and the prisoner started again.
+intended parameters — and written only on difference.  A *running* prisoner whose block changes keeps
+running: the block it was started with is kept first (``jail -r`` takes exec.stop, the alias removal and the
+unmounts from the file it is given), and its last state applies the change (:mod:`salt_jail.core.day2`).
 """
 
 import os
 import posixpath
 import re
 
-from . import hostaddr, jailconf, lifecycle, rcconf, textedit, thin, vnet
-from .errors import JailprovError, ValidationError
+from . import day2, hostaddr, jailconf, lifecycle, rcconf, textedit, thin, vnet
+from .errors import JailprovError, PartialError, ValidationError
 from .result import StepResult
 from .textedit import Root
 
@@ -127,8 +127,17 @@ def _drop_block(path, name):
     return _doc_edit(path, "remove_block", name)
 
 
-def _include(path, pattern):
-    return _doc_edit(path, "ensure_include", pattern)
+def _include(path, pattern, own):
+    """transform for textedit.edit: ``.include "pattern";`` in ``path`` unless an ``.include`` there already
+    reads ``own`` (the prisoner's jail.conf.d file): jail(8) expands includes with glob(3), so an
+    administrator's ``.include "/etc/jail.conf.d/*";`` already defines the prisoner, and a second include
+    would define it twice."""
+    def transform(old):
+        doc = _parse(old, path)
+        if jailconf.include_covers(doc, path, own) is None:
+            doc.ensure_include(pattern)
+        return doc.render(), ""
+    return transform
 
 
 def _edit(host, root, path, transform, test):
@@ -168,7 +177,7 @@ def _plan_jail_conf(host, cfg, prisoner, test):
     own = conf_d_path(cfg, name)
     if cfg.jail_conf_layout == "jail.conf.d":
         target = own
-        edits.append(_edit(host, root, cfg.jail_conf, _include(cfg.jail_conf, conf_d_include(cfg)), test))
+        edits.append(_edit(host, root, cfg.jail_conf, _include(cfg.jail_conf, conf_d_include(cfg), own), test))
         if _holds(root, cfg.jail_conf, name):
             moves.append(textedit.edit(root, cfg.jail_conf.lstrip("/"), _drop_block(cfg.jail_conf, name),
                                        test=test))
@@ -201,8 +210,10 @@ def _check_rc_jail_conf(host, cfg):
 def jail_conf(host, cfg, name, test=False):
     """The prisoner's block in jail.conf (or jail.conf.d/NAME.conf), per ``jail_conf_layout``.
 
-    Blocks of other jails and every byte outside the prisoner's block are kept.  A running prisoner whose
-    block changes is stopped with its current configuration, the block written, and the prisoner started.
+    Blocks of other jails and every byte outside the prisoner's block are kept.  A prisoner is never stopped
+    here: before its block is first rewritten, the block it runs with is kept (:func:`day2.keep_started_block`)
+    and its last state (:func:`day2.converge`) applies the change live or restarts it, once everything else
+    it needs is in place.
     """
     prisoner = cfg.prisoners.get(name)
     if prisoner is None or prisoner.absent:
@@ -218,19 +229,24 @@ def jail_conf(host, cfg, name, test=False):
     if clashes:
         raise ValidationError(clashes)
     files = ", ".join(dict.fromkeys(e.shown for e in edits if e.changed))
-    restart = block_changed and lifecycle.find_running(host, name) is not None
-    if test:
-        comment = f"{files} would be changed"
-        if restart:
-            comment += f"; {name} is running: it would be stopped with its current configuration, then started"
-        return StepResult(True, comment, diff)
-    notes = []
-    if restart:
-        notes.append(lifecycle.stop(host, cfg, name).comment)
-    _plan_jail_conf(host, cfg, prisoner, test=False)
-    if restart:
-        notes.append(lifecycle.start(host, cfg, name).comment)
-    comment = f"{files} was changed" + (f"; {'; '.join(notes)}" if notes else "")
+    kept = day2.keep_started_block(host, cfg, name, test=test) if block_changed else ""
+    running = block_changed and lifecycle.find_running(host, name) is not None
+    if not test:
+        try:
+            _plan_jail_conf(host, cfg, prisoner, test=False)
+        except JailprovError as exc:
+            left, _ = _plan_jail_conf(host, cfg, prisoner, test=True)
+            pending = {e.shown for e in left if e.changed}
+            done = [e.shown for e in edits if e.changed and e.shown not in pending]
+            raise PartialError(f"cannot write the jail.conf entry of {name}: {exc}",
+                               {"files": done, **({"kept": kept} if kept else {})} if done or kept else {},
+                               left="write " + ", ".join(sorted(pending))) from None
+    comment = f"{files} {'would be' if test else 'was'} changed"
+    if running:
+        comment += (f"; {name} keeps running on its current configuration until its last state "
+                    f"(jailprov-{name}-running) applies the change live or restarts it")
+    if kept:
+        comment += f" ({kept})"
     return StepResult(True, comment, diff)
 
 

@@ -51,6 +51,7 @@ one block's lines, and the text is parsed again.
 
 import bisect
 import dataclasses
+import fnmatch as _fnmatch
 import functools
 import glob as _glob
 import os
@@ -1022,3 +1023,40 @@ def fs_reader(root="/"):
                     found.append(("/" + os.path.relpath(path, root).replace(os.sep, "/"), fh.read()))
         return found
     return read
+
+
+def _normal_slashes(path):
+    return re.sub(r"/+", "/", path)
+
+
+def glob_match(pattern, path):
+    """Whether glob(3) pattern ``pattern`` (as ``.include`` expands it) matches host path ``path``.
+
+    Runs of ``/`` count as one; ``*``, ``?`` and ``[...]`` never match ``/``; a component starting with
+    ``.`` is matched only by a pattern component starting with ``.`` (glob(3) without GLOB_PERIOD).
+    """
+    pattern_parts = _normal_slashes(pattern).split("/")
+    path_parts = _normal_slashes(path).split("/")
+    if len(pattern_parts) != len(path_parts):
+        return False
+    for want, got in zip(pattern_parts, path_parts):
+        if got.startswith(".") and not want.startswith("."):
+            return False
+        if not _fnmatch.fnmatchcase(got, want):
+            return False
+    return True
+
+
+def include_covers(doc, including, path):
+    """The first top-level ``.include`` pattern of ``doc`` (the file ``including``) that reads ``path``, or
+    None.  A relative pattern is relative to the including file's directory, as config.c resolves it."""
+    for statement in doc.statements:
+        if not isinstance(statement, Include):
+            continue
+        for pattern in statement.patterns:
+            resolved = pattern
+            if not resolved.startswith("/") and including and "/" in including:
+                resolved = posixpath.join(posixpath.dirname(including), resolved)
+            if glob_match(resolved, path):
+                return pattern
+    return None

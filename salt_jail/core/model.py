@@ -55,6 +55,7 @@ class Prisoner:
     zfs_properties: dict = dataclasses.field(default_factory=dict)  # property -> value given to zfs set
     snapshots: tuple = ()                                   # snapshot names that must exist
     network: typing.Optional[vnet.Network] = None          # None = the host's stack (shared IP); see core.vnet
+    auto_restart: bool = True      # False: a change that needs a restart fails instead of restarting it
 
     @property
     def shortname(self):
@@ -89,6 +90,8 @@ class Config:
     absent: tuple                  # names to destroy (from jailprov:absent and prisoners marked absent)
     releases_dir: str = ""         # host dir of the shared release trees of thin prisoners (core/thin.py)
     zfs: typing.Optional[zfskeys.ZfsConfig] = None  # jailprov:zfs (the prisoners' parent dataset)
+    download_min_rate: int = 65536             # bytes/s: the default overall deadline of a download follows
+    download_deadline: typing.Optional[int] = None  # seconds for one download; None = from its size
 
     def prisoner(self, name):
         return self.prisoners[name]
@@ -141,12 +144,13 @@ MANAGED_PARAMS = {
 TOP_KEYS = (
     "jail_root", "release", "arch", "mirror", "mirrors", "dists", "sha256", "cache_dir", "interface",
     "jail_conf", "jail_conf_layout", "host", "defaults", "prisoners", "absent", "releases_dir", "zfs",
+    "download_deadline", "download_min_rate",
 )
 HOST_KEYS = ("pw_range", "defaultpasswd", "rc_aliases", "rc_conf", "jail_list", "parallel_start", "resolv_conf")
 PRISONER_KEYS = (
     "jid", "ip4", "ip6", "hostname", "pw_range", "defaultpasswd", "timezone", "wall_cmos_clock",
     "root_password", "params", "sysvipc", "absent", "resolvers", "type", "storage", "dataset",
-    "zfs_properties", "snapshots", "network",
+    "zfs_properties", "snapshots", "network", "auto_restart",
 )
 # Keys a prisoner must set itself: they are unique per prisoner.
 UNIQUE_KEYS = ("jid", "ip4", "ip6", "hostname", "pw_range", "absent", "dataset")
@@ -566,6 +570,15 @@ def _release(errs, path, value):
     return value
 
 
+def _positive_int(errs, path, value, default, what):
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        errs.add(path, f"{value!r} is not a positive whole number ({what})")
+        return default
+    return value
+
+
 def _mirrors(errs, data, release=None):
     if "mirror" in data and "mirrors" in data:
         errs.add(_kp("mirrors"), "set either 'mirror' or 'mirrors', not both")
@@ -702,6 +715,7 @@ def _prisoner(errs, name, raw, defaults, jail_root, forced_absent=False, zfs_cfg
         zfs_properties=zfs_properties,
         snapshots=snapshots,
         network=None if absent else network,
+        auto_restart=_bool(errs, f"{path}:auto_restart", merged.get("auto_restart"), True),
     )
 
 
@@ -829,6 +843,10 @@ def parse(data):
     jail_conf = _abs_path(errs, _kp("jail_conf"), data.get("jail_conf"), "/etc/jail.conf")
     releases_dir = _releases_dir(errs, data.get("releases_dir"), jail_root, prisoners.values())
     zfskeys.check_combinations(errs, _kp, zfs_cfg, jail_root, releases_dir, prisoners.values())
+    min_rate = _positive_int(errs, _kp("download_min_rate"), data.get("download_min_rate"), 65536,
+                             "bytes per second, e.g. 65536")
+    deadline = _positive_int(errs, _kp("download_deadline"), data.get("download_deadline"), None,
+                             "seconds, e.g. 3600")
     if errs.items:
         raise ValidationError(errs.items)
     return Config(
@@ -847,6 +865,8 @@ def parse(data):
         absent=tuple(n for n, p in prisoners.items() if p.absent),
         releases_dir=releases_dir,
         zfs=zfs_cfg,
+        download_min_rate=min_rate,
+        download_deadline=deadline,
     )
 
 

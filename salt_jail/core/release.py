@@ -43,6 +43,7 @@ import re
 import shutil
 import tarfile
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -74,6 +75,8 @@ PROGRESS_PERCENT = 5
 #: While tar extracts, how often (seconds) the extraction's progress is estimated and reported.
 EXTRACT_POLL_SECONDS = 2.0
 TIMEOUT = 60
+#: Default jailprov:download_min_rate (bytes per second) from which a download's deadline follows.
+MIN_RATE = 65536
 # Schemes urllib_fetch handles; any other (salt://) goes to the caller's fetcher.
 URL_SCHEMES = ("http", "https", "ftp", "file")
 
@@ -171,28 +174,45 @@ class _Progress:
             self.progress(dict(self.event, done=done, total=self.total, percent=percent))
 
 
-def urllib_fetch(url, dest, progress=None):
+def download_deadline(total, min_rate=None):
+    """The default overall deadline (seconds) of a download of ``total`` bytes: the idle timeout plus the time
+    the transfer takes at ``min_rate`` bytes per second (jailprov:download_min_rate)."""
+    return TIMEOUT + -(-int(total) // int(min_rate or MIN_RATE))
+
+
+def urllib_fetch(url, dest, progress=None, deadline=None, min_rate=None):
     """Download ``url`` (http, https, ftp, file) to the local file ``dest``, streaming in 1 MiB chunks.
 
     Raises FetchError with the HTTP status, on a refused connection, and when the body is shorter than
     the announced Content-Length.  ``progress(event)`` receives ``what`` (``release/download``), ``url``,
     ``done``, ``total`` and ``percent``.
+
+    Besides the idle timeout (:data:`TIMEOUT` seconds without a byte), the whole download has a deadline:
+    ``deadline`` seconds when given (jailprov:download_deadline), else :func:`download_deadline` of the
+    announced size; without a Content-Length the transfer must keep ``min_rate`` bytes per second on average
+    after the first :data:`TIMEOUT` seconds.  Past it the download fails with the URL, the bytes received and
+    the deadline.
     """
+    started = time.monotonic()
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme not in URL_SCHEMES:
         raise FetchError(url, f"no fetcher for {scheme}:// URLs here (salt:// is fetched through Salt: "
                               "use jailprov.fetch_release / jailprov.install_base)")
     request = urllib.request.Request(url, headers={"User-Agent": "salt-jailprov"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as resp, open(dest, "wb") as out:
+        idle = min(TIMEOUT, deadline) if deadline else TIMEOUT
+        with urllib.request.urlopen(request, timeout=idle) as resp, open(dest, "wb") as out:
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
+            limit = deadline or (download_deadline(total, min_rate) if total is not None else None)
             report = _Progress(progress, total, what="release/download", url=url)
             done = 0
-            for chunk in iter(functools.partial(resp.read, CHUNK), b""):
+            read = getattr(resp, "read1", resp.read)      # what has arrived, not a full chunk
+            for chunk in iter(functools.partial(read, CHUNK), b""):
                 out.write(chunk)
                 done += len(chunk)
                 report(done)
+                _check_deadline(url, started, done, total, limit, min_rate)
             report(done, final=True)
     except urllib.error.HTTPError as err:
         raise FetchError(url, f"HTTP {err.code} {err.reason}", status=err.code) from err
@@ -202,6 +222,20 @@ def urllib_fetch(url, dest, progress=None):
         raise FetchError(url, f"download failed: {err}") from err
     if total is not None and done != total:
         raise FetchError(url, f"download truncated: received {done} of {total} bytes")
+
+
+def _check_deadline(url, started, done, total, limit, min_rate):
+    elapsed = time.monotonic() - started
+    if limit is not None and elapsed > limit:
+        of = f" of {total}" if total is not None else ""
+        raise FetchError(url, f"download deadline of {limit} s passed: received {done}{of} bytes in "
+                              f"{elapsed:.0f} s (jailprov:download_deadline, or the default from "
+                              "jailprov:download_min_rate); the partial file was removed")
+    rate = int(min_rate or MIN_RATE)
+    if limit is None and elapsed > TIMEOUT and done < rate * (elapsed - TIMEOUT):
+        raise FetchError(url, f"download too slow: received {done} bytes in {elapsed:.0f} s, below "
+                              f"jailprov:download_min_rate ({rate} bytes/s) after the first {TIMEOUT} s; the partial "
+                              "file was removed")
 
 
 # --- the release cache -------------------------------------------------------------------------------
@@ -438,8 +472,10 @@ class _Cache:
                 self._fetch(url, part)
                 digest = sha256_file(part)
                 if expected is not None and digest != expected:
-                    raise FetchError(url, f"sha256 mismatch: expected {expected}, actual {digest} "
-                                          "(the download was removed)")
+                    mismatch = FetchError(url, f"sha256 mismatch: expected {expected}, actual {digest} "
+                                               "(the download was removed)")
+                    mismatch.mismatch = True
+                    raise mismatch
                 if validate:
                     validate(part)
             except JailprovError as err:     # FetchError, ParseError, or the Salt fetcher's own
@@ -452,7 +488,8 @@ class _Cache:
 
     def _fetch(self, url, part):
         if urllib.parse.urlsplit(url).scheme in URL_SCHEMES:
-            urllib_fetch(url, part, self.progress)
+            urllib_fetch(url, part, self.progress, deadline=getattr(self.cfg, "download_deadline", None),
+                         min_rate=getattr(self.cfg, "download_min_rate", None))
         elif self.fetcher is None:
             raise FetchError(url, "salt:// (and other non-URL) mirrors are fetched through Salt: use "
                                   "jailprov.fetch_release / jailprov.install_base")
@@ -515,7 +552,17 @@ class _Cache:
             if self.test:
                 out.update(sha256=expected, source=None)
                 return out
-            out["source"], digest = self._download(txz, expected)
+            try:
+                out["source"], digest = self._download(txz, expected)
+            except JailprovError as err:
+                if "MANIFEST" in source and "sha256 mismatch" in str(err):
+                    # the archive does not match MANIFEST: either may be wrong, so neither is kept; the next
+                    # run fetches MANIFEST again and converges once the mirror is fixed
+                    _remove(self.real("MANIFEST"))
+                    self.manifest = None
+                    raise JailprovError(f"{err}\n{self.hdir}/MANIFEST was removed with it: the next run fetches "
+                                        "both again") from None
+                raise
             record = {"txz": {"sha256": digest, "fingerprint": _fingerprint(self.real(txz))}}
             self.save_record(dist, record)
         out["sha256"] = digest

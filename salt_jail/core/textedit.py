@@ -393,6 +393,9 @@ def edit(root, rel, transform, test=False, mode=None, create=False, hint=""):
     if result.changed and not test:
         owner = (current.uid, current.gid) if current else None
         _replace(root, rel, lambda dir_fd, tmp: _write_file(dir_fd, tmp, new_text, new_mode, owner))
+    elif not test and current is not None:
+        with _resolve(root, rel, follow=False) as (dir_fd, name):
+            _sweep(dir_fd, name)
     return result
 
 
@@ -458,10 +461,28 @@ def _write_file(dir_fd, tmp, text, mode, owner):
         os.close(fd)
 
 
+def _sweep(dir_fd, name):
+    """Remove the temporary files an interrupted write of ``name`` left beside it (``.NAME.jailprov-<hex>``).
+
+    The Salt module holds the host-wide jailprov lock around every write, so no other run is writing them."""
+    prefix = f".{name}.jailprov-"
+    try:
+        entries = os.listdir(dir_fd)
+    except OSError:
+        return
+    for entry in entries:
+        tail = entry[len(prefix):]
+        if entry.startswith(prefix) and len(tail) == 12 and all(c in "0123456789abcdef" for c in tail):
+            with contextlib.suppress(OSError):
+                os.unlink(entry, dir_fd=dir_fd)
+
+
 def _replace(root, rel, make):
-    """Create the new entry with ``make(dir_fd, tmp_name)`` beside ``rel`` and rename it over ``rel``."""
+    """Create the new entry with ``make(dir_fd, tmp_name)`` beside ``rel`` and rename it over ``rel``; temporary
+    files an interrupted write left there are removed first (:func:`_sweep`)."""
     where = root.show(rel)
     with _resolve(root, rel, follow=False) as (dir_fd, name):
+        _sweep(dir_fd, name)
         tmp = f".{name}.jailprov-{secrets.token_hex(6)}"
         try:
             make(dir_fd, tmp)

@@ -15,15 +15,23 @@ Configuration (minion config, optional)::
 :depends: FreeBSD with jail(8), or ``jailprov:rehearsal: true`` in the minion config.
 """
 
+import contextlib
+import datetime
+import errno
+import fcntl
+import functools
 import glob
+import inspect
 import logging
 import os
+import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_jail.core import hostaddr, hostconf, lifecycle, model, provision as provisioning, release, steps, thin, zfsprov
+from salt_jail.core import day2, hostaddr, hostconf, lifecycle, model, provision as provisioning, release, \
+    steps, thin, zfsprov
 from salt_jail.core import cache, fleet
-from salt_jail.core.errors import JailprovError, MissingError, ValidationError
+from salt_jail.core.errors import JailprovError, MissingError, PartialError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 from salt_jail.core.result import StepResult
 
@@ -120,14 +128,70 @@ def _prisoner_names(cfg, name):
     return [name]
 
 
+#: The host-wide lock every changing call holds (the host path; /var/run is emptied at boot).
+LOCK_PATH = "/var/run/jailprov.lock"
+#: How long a changing call waits for another run's lock (minion config ``jailprov:lock_timeout``).
+LOCK_TIMEOUT = 600
+
+
+@contextlib.contextmanager
+def _host_lock(host, what):
+    """Hold the host-wide jailprov lock (``flock`` on LOCK_PATH) while ``what`` changes the host.
+
+    A second run (``state.apply concurrent=True``, a CLI call during a highstate) waits for it, then fails
+    naming the holder (pid, minion, function, since when).  Held, the lock also makes it safe to remove the
+    temporary files an interrupted write left behind (:mod:`salt_jail.core.textedit` does it on its next write).
+    """
+    timeout = float((__opts__.get("jailprov") or {}).get("lock_timeout", LOCK_TIMEOUT))
+    real = host.path(LOCK_PATH)
+    try:
+        os.makedirs(os.path.dirname(real), mode=0o755, exist_ok=True)
+        fd = os.open(real, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as err:
+        raise CommandExecutionError(f"cannot open the jailprov lock {LOCK_PATH}: {err.strerror}") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise CommandExecutionError(f"cannot lock {LOCK_PATH}: {err.strerror}") from None
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "an unknown process"
+                raise CommandExecutionError(
+                    f"jailprov.{what}: another jailprov run holds the host lock {LOCK_PATH} ({holder}); waited "
+                    f"{timeout:g} s (jailprov:lock_timeout in the minion config): run again once it has finished")
+            time.sleep(0.1)
+        since = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        text = f"pid {os.getpid()} on minion {__opts__.get('id')}: jailprov.{what} since {since}\n".encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text, 0)
+        yield
+    finally:
+        os.close(fd)          # releases the flock
+
+
 def _call(fn, *args, **kwargs):
     """Run a core function, translating its errors into Salt's.
 
     In test mode a :class:`MissingError` (no prisoner root, no jail.conf yet...) on a fresh host means an
     earlier step of the same run would create what this one works on: it is reported as a predicted change.
+    A call that changes the host (``test=False``) holds the host lock (:func:`_host_lock`).  A failure after
+    something was changed (:class:`PartialError`) keeps what was done in ``jailprov_changes`` on the raised
+    CommandExecutionError, for the state's ``changes``.
     """
+    host = args[0] if args and isinstance(args[0], Host) else None
+    locked = _host_lock(host, fn.__name__) if host is not None and kwargs.get("test") is False \
+        else contextlib.nullcontext()
     try:
-        return fn(*args, **kwargs)
+        with locked:
+            return fn(*args, **kwargs)
+    except PartialError as exc:
+        err = CommandExecutionError(str(exc))
+        err.jailprov_changes = exc.done
+        raise err from exc
     except MissingError as exc:
         if kwargs.get("test"):
             return StepResult(True, f"would run once the earlier steps have created what it needs ({exc})")
@@ -138,10 +202,14 @@ def _call(fn, *args, **kwargs):
         raise CommandExecutionError(str(exc)) from exc
 
 
-def _step(fn, name, test, **kwargs):
+def _step(fn, name, test, follow_move=True, **kwargs):
+    """A prisoner step; with a move pending (:func:`day2.step_config`) it works on the prisoner's old root."""
     cfg = _config()
     _prisoner_names(cfg, name)
-    return _call(fn, _host(), cfg, name, test=bool(test), **kwargs).as_dict()
+    host = _host()
+    if follow_move:
+        cfg = _call(day2.step_config, host, cfg, name)
+    return _call(fn, host, cfg, name, test=bool(test), **kwargs).as_dict()
 
 
 def _event_bus():
@@ -413,7 +481,7 @@ def prisoner_root(name, test=False):
 
         salt '*' jailprov.prisoner_root prisoner1 test=True
     """
-    return _step(steps.ensure_root, name, test)
+    return _step(day2.ensure_root, name, test, follow_move=False)
 
 
 def resolv_conf(name, test=False):
@@ -755,7 +823,7 @@ def jail_conf(name, test=False):
 
         salt '*' jailprov.jail_conf prisoner1 test=True
     """
-    return _step(hostconf.jail_conf, name, test)
+    return _step(hostconf.jail_conf, name, test, follow_move=False)
 
 
 def jail_conf_new(test=False):
@@ -919,3 +987,68 @@ def destroy_release(test=False):
         salt '*' jailprov.destroy_release test=True
     """
     return _call(zfsprov.destroy_release, _host(), _config(), test=bool(test)).as_dict()
+
+
+# ------------------------------------------------------------------------------------------------
+# Day-2: the prisoner's last state
+# ------------------------------------------------------------------------------------------------
+def ensure_running(name, test=False, after_jail_conf=False):
+    """
+    The prisoner's last state: start it when stopped (moving its root first when its path changed), apply a
+    changed configuration live with ``jail -f CONF -m NAME`` when only parameters the kernel lets change live
+    differ, else restart it — stopped with the configuration it was started with, started with the new one.
+    With ``auto_restart: false`` a needed restart is an error naming the parameters.
+
+    after_jail_conf
+        The prisoner's jail.conf state runs before this call (as in the formula): in a test run, its block is
+        taken as that state would write it.  Default: the configuration files as they are.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.ensure_running prisoner1 test=True
+    """
+    return _step(day2.converge, name, test, follow_move=False, after_jail_conf=bool(after_jail_conf))
+
+
+def restart_pending(name):
+    """
+    What the prisoner's last state still has to do (a start, a live change, a restart or a move, and why).
+    Changes nothing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.restart_pending prisoner1
+    """
+    cfg = _config()
+    _prisoner_names(cfg, name)
+    return _call(day2.pending, _host(), cfg, name).as_dict()
+
+
+# ------------------------------------------------------------------------------------------------
+# No tracebacks: OSError and ValueError become Salt errors naming the path and the operation
+# ------------------------------------------------------------------------------------------------
+def _guard(func):
+    @functools.wraps(func)
+    def guarded(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (CommandExecutionError, SaltInvocationError):
+            raise
+        except OSError as err:
+            where = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+            raise CommandExecutionError(
+                f"jailprov.{func.__name__.rstrip('_')}: {err.strerror or err}" + (f": {where}" if where else "")
+            ) from err
+        except ValueError as err:
+            raise SaltInvocationError(f"jailprov.{func.__name__.rstrip('_')}: {err}") from err
+    return guarded
+
+
+for _name, _func in list(globals().items()):
+    if inspect.isfunction(_func) and not _name.startswith("_") and _func.__module__ == __name__:
+        globals()[_name] = _guard(_func)
+del _name, _func

@@ -41,6 +41,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+import time
 
 
 # Bump when the generated content changes, so cached trees are rebuilt.
@@ -576,6 +577,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.send_error(fault)
         elif fault == "truncate":
             self._send_truncated()
+        elif isinstance(fault, tuple) and fault[0] == "slow":
+            self._send_slowly(*fault[1:])
         else:
             super().do_GET()
 
@@ -589,6 +592,26 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(body.read(size // 2))
         self.close_connection = True
 
+    def _send_slowly(self, interval=0.2, limit=120.0):
+        """Announce the full Content-Length, then send one byte every ``interval`` seconds until the client
+        goes away (or ``limit`` seconds passed): a mirror that never times out and never finishes."""
+        body = self.send_head()
+        if body is None:
+            return
+        end = time.monotonic() + limit
+        with body:
+            try:
+                while time.monotonic() < end:
+                    byte = body.read(1)
+                    if not byte:
+                        break
+                    self.wfile.write(byte)
+                    self.wfile.flush()
+                    time.sleep(interval)
+            except OSError:
+                pass
+        self.close_connection = True
+
     def log_message(self, format, *args):  # noqa: A002 - signature fixed by BaseHTTPRequestHandler
         """Silence the per-request stderr line; requests are in ``log``."""
 
@@ -598,7 +621,8 @@ def serve(directory, faults=None, log=None):
 
     Returns ``(base_url, stop)``; ``stop()`` shuts the server down.  ``faults`` maps a URL path
     (``/amd64/amd64/14.2-RELEASE/base.txz``) to an HTTP status to answer instead (404, 500) or to
-    ``"truncate"`` (full Content-Length, half the body, then close); the caller may change it while
+    ``"truncate"`` (full Content-Length, half the body, then close) or to ``("slow", interval[, limit])`` (one
+byte every ``interval`` seconds, for at most ``limit`` seconds); the caller may change it while
     the server runs.  Each request is appended to ``log`` as ``("GET", path, fault)``.
     """
     faults = {} if faults is None else faults

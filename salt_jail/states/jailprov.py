@@ -70,6 +70,7 @@ def _run_step(name, func, *args, **kwargs):
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret["result"] = False
         ret["comment"] = str(exc)
+        ret["changes"] = dict(getattr(exc, "jailprov_changes", None) or {})   # what it did before failing
         return ret
     ret["comment"] = out.get("comment", "")
     if out.get("changed"):
@@ -350,8 +351,12 @@ def jail_conf(name):
     return _run_step(name, "jail_conf", name)
 
 
-def running(name):
-    """Step 12: the prisoner is running (``jail -f CONF -c NAME``).
+def running(name, after_jail_conf=False):
+    """Step 12, the prisoner's last state: it runs with its configuration — started when stopped (moved first
+    when its path changed), changed live (``jail -f CONF -m NAME``) when only parameters the kernel lets change
+    live differ, else restarted (stopped with the configuration it was started with, started with the new one).
+    Require every earlier state of the prisoner: it runs only when they all succeeded.  ``after_jail_conf:
+    True`` (the formula) says the prisoner's jail.conf state runs before: a test run predicts with its block.
 
     .. code-block:: yaml
 
@@ -359,7 +364,44 @@ def running(name):
           jailprov.running:
             - name: prisoner1
     """
-    return _run_step(name, "start", name)
+    return _run_step(name, "ensure_running", name, after_jail_conf=after_jail_conf)
+
+
+def restart_pending(name):
+    """Report what a prisoner's last state left undone because an earlier state failed: ``onfail`` of its
+    ``running`` state.  Fails (so the run shows it) when a start, live change, restart or move is pending;
+    changes nothing.
+
+    .. code-block:: yaml
+
+        jailprov-prisoner1-restart_pending:
+          jailprov.restart_pending:
+            - name: prisoner1
+            - onfail:
+              - jailprov: jailprov-prisoner1-running
+    """
+    ret = _ret(name)
+    done = [v for v in (globals().get("__running__") or {}).values() if hasattr(v, "get")]
+    last = [v for v in done if v.get("__id__") == f"jailprov-{name}-running"]
+    if last and last[0].get("result") is not False:       # onfail also fires on a test run's None
+        ret["comment"] = f"the last state of {name} did not fail"
+        return ret
+    try:
+        with _query_memo():
+            out = __salt__["jailprov.restart_pending"](name)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=f"cannot tell what is pending for {name}: {exc}")
+        return ret
+    if not out.get("changed"):
+        ret["comment"] = out.get("comment", "")
+        return ret
+    causes = [f"{v.get('__id__')}: {str(v.get('comment', '')).splitlines()[0]}" for v in done
+              if v.get("result") is False and v.get("comment")
+              and not str(v.get("comment")).startswith("One or more requisite failed")]
+    ret["result"] = False
+    ret["comment"] = (f"{name} keeps running on its current configuration (or stays stopped): pending, because an "
+                      f"earlier state failed: {out['comment']}" + ("\nFailed: " + "; ".join(causes) if causes else ""))
+    return ret
 
 
 def stopped(name):

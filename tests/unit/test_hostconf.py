@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from salt_jail.core import hostconf, jailconf, model
+from salt_jail.core import day2, hostconf, jailconf, model
 from salt_jail.core.errors import JailprovError, ValidationError
 from salt_jail.core.host import CmdResult, Host
 
@@ -102,7 +102,7 @@ def test_changed_value_with_quotes_and_dollar_round_trips(root, seed_pillar):
     assert eff["exec.poststart"] == ['logger "started $name; ok" \\ done']
 
 
-def test_running_prisoner_is_stopped_with_old_config_then_started(root, seed_pillar):
+def test_running_prisoner_keeps_running_its_block_is_kept_and_a_live_change_needs_no_restart(root, seed_pillar):
     cfg = cfg_for(seed_pillar)
     host = host_for(root)
     hostconf.jail_conf(host, cfg, "prisoner1")
@@ -111,22 +111,60 @@ def test_running_prisoner_is_stopped_with_old_config_then_started(root, seed_pil
     cfg2 = model.from_pillar(seed_pillar)
     host = host_for(root, running=["prisoner1"])
     dry = hostconf.jail_conf(host, cfg2, "prisoner1", test=True)
-    assert "would be stopped" in dry.comment and (root / "etc/jail.conf").read_text() == old_block
+    assert "keeps running" in dry.comment and (root / "etc/jail.conf").read_text() == old_block
+    assert not (root / "var/run/jailprov/prisoner1.conf").exists()
+    res = hostconf.jail_conf(host, cfg2, "prisoner1")
+    assert res.changed and "keeps running" in res.comment
+    assert [c for c in host.runner.calls if c[0] == "jail"] == []       # never stopped by the jail.conf state
+    kept = jailconf.effective_params(jailconf.parse((root / "var/run/jailprov/prisoner1.conf").read_text()),
+                                     "prisoner1", read=lambda _p: [])
+    assert kept["devfs_ruleset"] == ["4"] and kept["path"] == ["/home/jail/prisoner1"]
+    assert day2.converge(host, cfg2, "prisoner1", test=True).comment.startswith("jail prisoner1 (jid 1) would be "
+                                                                               "changed live (devfs_ruleset)")
+    res = day2.converge(host, cfg2, "prisoner1")
+    assert res.changed and "no restart" in res.comment
+    assert [c for c in host.runner.calls if c[0] == "jail"] == [["jail", "-f", "/etc/jail.conf", "-m", "prisoner1"]]
+    assert not (root / "var/run/jailprov/prisoner1.conf").exists()
+    assert not day2.converge(host, cfg2, "prisoner1").changed
+
+
+def test_running_prisoner_is_restarted_last_stopped_with_the_block_it_was_started_with(root, seed_pillar):
+    cfg = cfg_for(seed_pillar)
+    hostconf.jail_conf(host_for(root), cfg, "prisoner1")
+    seed_pillar["jailprov"]["prisoners"]["prisoner1"]["params"] = {"exec.start": "/bin/sh /etc/rc.new"}
+    cfg2 = model.from_pillar(seed_pillar)
     seen_at_stop = []
 
     class Spy(FakeJails):
         def __call__(self, argv, **kw):
             if pathlib.Path(argv[0]).name == "jail" and "-r" in argv:
-                seen_at_stop.append((root / "etc/jail.conf").read_text())
+                seen_at_stop.append((root / argv[argv.index("-f") + 1].lstrip("/")).read_text())
             return super().__call__(argv, **kw)
 
-    host.runner = Spy(running=["prisoner1"])
-    res = hostconf.jail_conf(host, cfg2, "prisoner1")
-    assert res.changed and "stopped" in res.comment and "started" in res.comment
-    assert seen_at_stop == [old_block]                       # jail -r read the OLD configuration
+    host = Host(root=str(root), runner=Spy(running=["prisoner1"]), bindir="/nonexistent")
+    hostconf.jail_conf(host, cfg2, "prisoner1")
+    dry = day2.converge(host, cfg2, "prisoner1", test=True)
+    assert "needs a restart because exec.start changed" in dry.comment
+    res = day2.converge(host, cfg2, "prisoner1")
+    assert res.changed and "restarted because exec.start changed" in res.comment
+    assert len(seen_at_stop) == 1 and "/etc/rc.new" not in seen_at_stop[0] and "/etc/rc" in seen_at_stop[0]
     jail_calls = [c for c in host.runner.calls if c[0] == "jail"]
-    assert jail_calls == [["jail", "-q", "-f", "/etc/jail.conf", "-r", "prisoner1"],
+    assert jail_calls == [["jail", "-q", "-f", "/var/run/jailprov/prisoner1.conf", "-r", "prisoner1"],
                           ["jail", "-f", "/etc/jail.conf", "-c", "prisoner1"]]
+    assert dry.data["stop"] == jail_calls[0] and dry.data["start"] == jail_calls[1]
+
+
+def test_auto_restart_false_refuses_the_restart_and_changes_nothing(root, seed_pillar):
+    hostconf.jail_conf(host_for(root), cfg_for(seed_pillar), "prisoner1")
+    seed_pillar["jailprov"]["defaults"]["auto_restart"] = False
+    seed_pillar["jailprov"]["prisoners"]["prisoner1"]["jid"] = 7
+    cfg2 = model.from_pillar(seed_pillar)
+    host = host_for(root, running=["prisoner1"])
+    hostconf.jail_conf(host, cfg2, "prisoner1")
+    for test in (True, False):
+        with pytest.raises(JailprovError, match=r"restart needed because jid changed \(1 -> 7\)"):
+            day2.converge(host, cfg2, "prisoner1", test=test)
+    assert [c for c in host.runner.calls if c[0] == "jail"] == []
 
 
 def test_layout_switch_moves_blocks_never_twice(root, seed_pillar):
