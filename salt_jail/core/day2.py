@@ -206,7 +206,7 @@ def pending_move(host, cfg, prisoner, previous):
     if not old or not old.startswith("/"):
         return None
     old = posixpath.normpath(old)
-    if old == prisoner.path or os.path.lexists(host.path(prisoner.path)):
+    if old == prisoner.path:
         return None
     real_old = host.path(old)
     if os.path.islink(real_old) or not os.path.isdir(real_old):
