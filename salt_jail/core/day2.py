@@ -81,9 +81,9 @@ def current_params(host, cfg, name, read=None):
     try:
         conf = lifecycle.config_file_for(host, cfg, name)
     except MissingError:
-        return cfg.jail_conf, None
+        conf = cfg.jail_conf           # none yet: where the jail.conf state writes it
     reader = read or lifecycle._reader(host)
-    if name not in jailconf.defined_jails(conf, read=reader):
+    if not reader(conf) or name not in jailconf.defined_jails(conf, read=reader):
         return conf, None
     return conf, lifecycle._params(host, conf, name, read=reader)
 

@@ -627,18 +627,58 @@ class Document:
         """Make block ``name`` read :func:`render_block(name, params) <render_block>`.
 
         An existing block is replaced in place: its whole lines when nothing else shares them,
-        otherwise just its own text.  A missing block is added at the end, after one blank line.
-        Returns ``True`` when the text changed.
+        otherwise just its own text; the administrator's comments in it stay (:meth:`_keep_comments`).
+        A missing block is added at the end, after one blank line.  Returns ``True`` when the text changed.
         """
         new = render_block(name, params)
         found = self._find(name, editing=True)
         if found is None:
             return self._update(self._appended(new))
+        new = self._keep_comments(found, [key for key, _value in params], new)
         text = self._text
         start, end, _ = self._line_span(found)
         if not text[start:end].endswith("\n"):
             new = new[:-1]  # something else follows the '}' on its line, or the file ends there
         return self._update(text[:start] + new + text[end:])
+
+    def _keep_comments(self, found, keys, new):
+        """``new`` (a rendered block, one line per key of ``keys``) with the comments of block ``found``: a
+        comment line stays before the parameter that followed it, a comment ending a parameter's line stays at
+        the end of that parameter's line; comments of parameters that are gone, and those before the closing
+        brace, go before the closing brace."""
+        text = self._text
+        open_at = text.find("{", found.start)
+        close_at = found.end - 1
+        if open_at < 0 or close_at <= open_at:
+            return new
+        params = [s for s in found.body if isinstance(s, Param)]
+        leading, trailing, pending = {}, {}, []
+        offset = open_at + 1
+        for line in text[open_at + 1:close_at].split("\n"):
+            end = offset + len(line)
+            stripped = line.strip()
+            on_line = [p for p in params if offset <= p.start < end]
+            if on_line:
+                key = on_line[0].key
+                leading.setdefault(key, []).extend(pending)
+                pending = []
+                rest = text[on_line[-1].end:end].strip() if on_line[-1].end <= end else ""
+                if rest.startswith(("#", "//")):
+                    trailing[key] = rest
+            elif stripped.startswith(("#", "//")):           # line comments: safe to move whole
+                pending.append(stripped)
+            offset = end + 1
+        if not (leading or trailing or pending):
+            return new
+        lines = new.split("\n")
+        head, body, tail = lines[0], lines[1:1 + len(keys)], lines[1 + len(keys):]
+        out = [head]
+        for key, line in zip(keys, body):
+            out += [f"{_INDENT}{c}" for c in leading.pop(key, [])]
+            out.append(f"{line} {trailing.pop(key)}" if key in trailing else line)
+        rest = [c for cs in leading.values() for c in cs] + list(trailing.values()) + pending
+        out += [f"{_INDENT}{c}" for c in rest]
+        return "\n".join(out + tail)
 
     def remove_block(self, name):
         """Remove block ``name`` and the blank line before it (the one :meth:`set_block` adds).

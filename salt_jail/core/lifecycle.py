@@ -19,7 +19,7 @@ import re
 import shutil
 
 from . import jailcmd, jailconf, model, ownership, rcconf, release, textedit
-from .errors import CommandError, JailprovError, MissingError, ValidationError
+from .errors import CommandError, JailprovError, MissingError, PartialError, ValidationError
 from .result import StepResult
 
 #: The ``name`` that means "every jail rc.d/jail starts": the jail_list names, or every jail in jail.conf
@@ -634,9 +634,10 @@ def _not_dataset(mounts, dataset):
                                                              or m.device.startswith(dataset + "/")))]
 
 
-def _unmount_below(host, name, root, test, dataset=None):
+def _unmount_below(host, name, root, test, dataset=None, done=None):
     """Unmount everything below ``root``, deepest first; refuse a mount on ``root`` itself (but the
-    prisoner's own ``dataset``, which ``zfs destroy`` unmounts)."""
+    prisoner's own ``dataset``, which ``zfs destroy`` unmounts).  Each mount point unmounted is added to
+    ``done["unmounted"]`` as it goes (what a failure later reports)."""
     real_root = _real_host_path(host, root)
     mounts = _not_dataset(_mounts_under(host, root), dataset)
     on_root = [m for m in mounts if m.mountpoint in (root, real_root)]
@@ -648,6 +649,8 @@ def _unmount_below(host, name, root, test, dataset=None):
     if argvs and not test:
         for argv in argvs:
             host.check(argv, what=f"cannot unmount {argv[-1]} below the root of {name}")
+            if done is not None:
+                done.setdefault("unmounted", []).append(argv[-1])
         left = _not_dataset(_mounts_under(host, root), dataset)
         if left:
             raise JailprovError(f"refusing to remove {root}: {', '.join(m.mountpoint for m in left)} is still "
@@ -807,18 +810,29 @@ def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
     jail = _find(running, name)
     _check_jailprov_built(host, cfg, name, root, has_tree, holders, jail is not None, destroy_unmanaged)
     exists = has_tree or holders or jail is not None  # else: nothing to do, not even rc.conf tidying
-    if jail is not None and not test:
-        _stop_one(host, cfg, name, running, test=False, conf=conf)
-    if jail is not None and test:
-        # jail -r unmounts what its configuration mounted; whatever is left then would be unmounted too.
-        unmounted = [m.mountpoint for m in _not_dataset(_mounts_under(host, root), dataset)]
-    else:
-        unmounted = _unmount_below(host, name, root, test, dataset=dataset)
-    if has_tree and not test:
-        if dataset:
-            zfsprov.destroy_dataset(host, name, dataset, root)
+    done = {}
+    try:
+        if jail is not None and not test:
+            _stop_one(host, cfg, name, running, test=False, conf=conf)
+            done["stopped"] = f"jail {name} (was jid {jail['jid']})"
+        if jail is not None and test:
+            # jail -r unmounts what its configuration mounted; whatever is left then would be unmounted too.
+            unmounted = [m.mountpoint for m in _not_dataset(_mounts_under(host, root), dataset)]
         else:
-            _remove_tree(host, name, root)
+            unmounted = _unmount_below(host, name, root, test, dataset=dataset, done=done)
+        if has_tree and not test:
+            if dataset:
+                zfsprov.destroy_dataset(host, name, dataset, root)
+            else:
+                _remove_tree(host, name, root)
+            done["removed"] = root
+    except JailprovError as exc:
+        if not done:
+            raise
+        raise PartialError(f"destroying {name} failed: {exc}", done,
+                           left=(f"remove {root}" if "removed" not in done and has_tree else "")
+                           + f"{', then ' if has_tree and 'removed' not in done else ''}remove {name} from the "
+                             "host's jail.conf and rc.conf; then apply again") from None
     edits = [e for e in (planned if test else removals(test=False)) if e.changed] if exists else []
     actions = [f"stop jail {name} (jid {jail['jid']})"] if jail is not None else []
     actions += [f"unmount {path}" for path in unmounted]

@@ -7,7 +7,8 @@ first token up to a blank or ``=``, the value the next token up to a blank, ``=`
 of quotes removed — so ``minuid 1000``, ``minuid=1000`` and ``defaultpasswd = no`` are all understood.
 
 A key whose value already means the wanted value is left exactly as written.  A key with another value
-is rewritten in the canonical form on its own line (every occurrence: pw applies the last one).  A
+is rewritten in the canonical form on its own line (every occurrence: pw applies the last one), keeping a
+comment that ends the line.  A
 missing key goes after the last line of its group (``minuid``/``maxuid``, ``mingid``/``maxgid``), or at
 the end under pw's comment.  A file that does not exist yet is created with pw's header.
 """
@@ -87,6 +88,17 @@ def format_line(key, value):
     return f"{key} = {value}" if key in NUMERIC else f'{key} = "{value}"'
 
 
+def _inline_comment(line):
+    """The comment ending ``line`` (``  # our range``, with the blanks before it), or "".  pw's parser stops at
+    the value's token and never reads the rest, so an administrator may annotate a line; a rewritten line
+    keeps it."""
+    for index, char in enumerate(line):
+        if char == "#" and index and line[index - 1] in " \t" and parse_line(line[:index]) == parse_line(line):
+            start = len(line[:index].rstrip(" \t"))
+            return line[start:]
+    return ""
+
+
 def set_values(text, values):
     """Set ``values`` (``{key: value}``, keys from :data:`GROUPS`) in pw.conf ``text``.
 
@@ -105,7 +117,7 @@ def set_values(text, values):
         key, current = parsed
         last_line[key] = index
         if not _same(key, current, values[key]):
-            lines[index] = format_line(key, values[key])
+            lines[index] = format_line(key, values[key]) + _inline_comment(line)
             notes.append(f"{key} {current if current is not None else '(empty)'} -> {values[key]}")
     inserts, tail = [], []  # (after index, lines) for keys joining their group; new groups for the end
     for comment, keys in GROUPS:

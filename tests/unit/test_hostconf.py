@@ -351,3 +351,27 @@ def test_unknown_devfs_ruleset_name_is_refused_with_its_key(root, seed_pillar):
     with pytest.raises(ValidationError):
         hostconf.jail_conf(host_for(root), cfg_for(seed_pillar), "prisoner1")
     assert (root / "etc/jail.conf").read_text() == before
+
+
+def test_adopting_an_administrators_jail_conf_d_file_keeps_its_comments(root, seed_pillar):
+    """Issue 15: the block is brought to the pillar's; the administrator's comments in the file stay."""
+    (root / "etc/jail.conf.d").mkdir()
+    admin = ("# prisoner1: the web server, ticket #42\n"
+             "prisoner1 {\n"
+             "    # keep the jid: the firewall rules name it\n"
+             "    jid = 1;\n"
+             "    path = /home/jail/prisoner1;   # on the fast pool\n"
+             "    exec.start = \"/bin/sh /etc/rc\";\n"
+             "    // TODO allow.raw_sockets for ping\n"
+             "}\n")
+    (root / "etc/jail.conf.d/prisoner1.conf").write_text(admin)
+    cfg = cfg_for(seed_pillar, jail_conf_layout="jail.conf.d")
+    host = host_for(root)
+    assert hostconf.jail_conf(host, cfg, "prisoner1").changed
+    text = (root / "etc/jail.conf.d/prisoner1.conf").read_text()
+    for comment in ("# prisoner1: the web server, ticket #42\n", "    # keep the jid: the firewall rules name it\n    jid = 1;",
+                    '    path = "/home/jail/prisoner1"; # on the fast pool\n', "    // TODO allow.raw_sockets for ping\n"):
+        assert comment in text, text
+    assert jailconf.effective_params("/etc/jail.conf", "prisoner1", read=jailconf.fs_reader(str(root)))[
+        "host.hostname"] == ["bsd1.korodes.com"]
+    assert not hostconf.jail_conf(host, cfg, "prisoner1").changed

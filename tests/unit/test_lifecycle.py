@@ -912,3 +912,31 @@ def test_every_public_lifecycle_function_is_called_somewhere():
               if sum(len(re_.findall(rf"(?<![\w.]){name}\(|\.{name}\b", text)) for text in sources.values())
               - 1 < 1]  # minus its own "def name("
     assert public and unused == []
+
+
+def test_a_destroy_refused_after_the_stop_reports_what_it_did(host, root, runner, absent_cfg):
+    """Issue 15: the jail was stopped and dev unmounted before the refusal; the error says so (state changes)."""
+    from salt_jail.core.errors import PartialError
+
+    devfs = f"devfs\t{ROOT2}/dev\tdevfs\trw\t0 0\n"
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls(("prisoner2", 2))).expect(STOP2)
+    runner.expect(MOUNT_P, TABLE + devfs + f"zroot/p2\t{ROOT2}\tzfs\trw\t0 0\n")
+    with pytest.raises(PartialError, match="is itself a mount point") as err:
+        lifecycle.destroy(host, absent_cfg, "prisoner2")
+    assert err.value.done == {"stopped": "jail prisoner2 (was jid 2)"}
+    assert "Already done: stopped: jail prisoner2 (was jid 2)" in str(err.value)
+    assert "Left to do: remove /home/jail/prisoner2" in str(err.value)
+
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls(("prisoner2", 2))).expect(STOP2)
+    runner.expect(MOUNT_P, TABLE + devfs).expect(["umount", f"{ROOT2}/dev"]).expect(MOUNT_P, TABLE)
+    (root / "home/jail/prisoner2/mnt").mkdir(parents=True, exist_ok=True)
+    real = root / "home/jail/prisoner2/mnt"
+    import salt_jail.core.lifecycle as lc
+    original = lc._other_file_systems
+    lc._other_file_systems = lambda top: [str(real)]
+    try:
+        with pytest.raises(PartialError, match="is a mount point .another file system. below it") as err:
+            lifecycle.destroy(host, absent_cfg, "prisoner2")
+    finally:
+        lc._other_file_systems = original
+    assert err.value.done == {"stopped": "jail prisoner2 (was jid 2)", "unmounted": [f"{ROOT2}/dev"]}

@@ -105,3 +105,15 @@ def test_set_values(old, new, note):
     assert got == new
     assert note in got_note
     assert set_values(got, VALUES) == (got, "")  # idempotent
+
+
+@pytest.mark.parametrize("old, new", [
+    ("minuid = 1000   # host users start here\n", "minuid = 10000   # host users start here\n"),
+    ("minuid=1000\t#x\n", "minuid = 10000\t#x\n"),
+    ('defaultpasswd = "yes" # ask\n', 'defaultpasswd = "no" # ask\n'),
+])
+def test_a_changed_line_keeps_its_inline_comment(old, new):
+    """Issue 15: pw's parser ignores what follows the value; an administrator's note there stays."""
+    key = new.split(" ", 1)[0].split("=", 1)[0]
+    value = 10000 if key == "minuid" else "no"
+    assert set_values(old, {key: value})[0] == new
