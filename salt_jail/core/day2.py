@@ -222,6 +222,11 @@ def _existing_ancestor(host, path):
     return path
 
 
+def _device(real):
+    """The file system (st_dev) holding real path ``real``."""
+    return os.stat(real).st_dev
+
+
 def check_move(host, cfg, move):
     """Refuse a move that cannot be done, before anything is stopped."""
     lead = f"cannot move prisoner {move.name} from {move.old} to {move.new}"
@@ -231,9 +236,7 @@ def check_move(host, cfg, move):
     lifecycle._check_below_jail_root(host, dataclasses.replace(cfg, jail_root=posixpath.dirname(move.old)),
                                      move.old)
     ancestor = _existing_ancestor(host, posixpath.dirname(move.new))
-    old_dev = os.stat(host.path(move.old)).st_dev
-    new_dev = os.stat(host.path(ancestor)).st_dev
-    if old_dev != new_dev:
+    if _device(host.path(move.old)) != _device(host.path(ancestor)):
         raise JailprovError(
             f"{lead}: they are on different file systems ({move.old} and {ancestor}), and a rename cannot cross "
             "file systems; jailprov does not copy a prisoner. Move it yourself (stop it, copy it with `tar -cpf - "

@@ -148,7 +148,7 @@ def _edit(host, root, path, transform, test):
         if test:
             new, note = transform(None)
             return textedit.EditResult(path.lstrip("/"), path, None, new, None, textedit.DEFAULT_MODE, note)
-        os.makedirs(directory, mode=0o755)
+        os.makedirs(directory, mode=0o755, exist_ok=True)   # a concurrent run may have made it
         os.chmod(directory, 0o755)              # whatever the umask
         if os.geteuid() == 0:
             os.chown(directory, 0, 0)           # root:wheel

@@ -817,7 +817,14 @@ def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
             done["stopped"] = f"jail {name} (was jid {jail['jid']})"
         if jail is not None and test:
             # jail -r unmounts what its configuration mounted; whatever is left then would be unmounted too.
-            unmounted = [m.mountpoint for m in _not_dataset(_mounts_under(host, root), dataset)]
+            mounts = _not_dataset(_mounts_under(host, root), dataset)
+            on_root = [m for m in mounts if m.mountpoint in (root, _real_host_path(host, root))]
+            if on_root:      # what the real run meets after the stop, predicted
+                raise JailprovError(
+                    f"refusing to destroy {name}: {root} is itself a mount point ({on_root[0].fstype} from "
+                    f"{on_root[0].device}); remove that file system yourself (e.g. `zfs destroy` for a dataset). "
+                    f"A run would stop jail {name} (jid {jail['jid']}) first, then refuse")
+            unmounted = [m.mountpoint for m in mounts]
         else:
             unmounted = _unmount_below(host, name, root, test, dataset=dataset, done=done)
         if has_tree and not test:

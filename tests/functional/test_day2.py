@@ -248,3 +248,22 @@ def test_leftover_temp_files_are_removed_by_the_next_write(make_loaders, seed_pi
     loaders = make_loaders(_pillar(seed_pillar, url))
     assert loaders.states.jailprov.host_pw_conf(name="host").result is True
     assert not leftover.exists() and other.exists()
+
+
+def test_a_refused_destroy_reports_what_it_did(make_loaders, seed_pillar, served, scratch):
+    url, _faults, _log = served
+    assert not _failed(_apply(make_loaders(_pillar(seed_pillar, url))))
+    mount = scratch / ".rehearsal/bin/mount"
+    import subprocess
+    subprocess.run([str(mount), "-t", "tmpfs", "tmpfs", "/home/jail/prisoner2"], check=True)
+    gone = _pillar(seed_pillar, url)
+    gone["jailprov"]["prisoners"]["prisoner2"]["absent"] = True
+    loaders = make_loaders(gone)
+    dry = _apply(loaders, test=True)["jailprov-prisoner2-absent"]
+    assert dry["result"] is False and "itself a mount point" in dry["comment"] and "stop jail prisoner2" in dry["comment"]
+    assert "prisoner2" in _jails(scratch)
+    ret = _apply(loaders)["jailprov-prisoner2-absent"]
+    assert ret["result"] is False and "itself a mount point" in ret["comment"]
+    assert ret["changes"] == {"stopped": "jail prisoner2 (was jid 2)"}
+    assert "Left to do: remove /home/jail/prisoner2" in ret["comment"]
+    assert "prisoner2" not in _jails(scratch)
