@@ -164,7 +164,7 @@ def test_unsupported_scheme_is_a_fetch_error(tmp_path):
 
 
 def test_404_on_the_archive_mirror_points_at_the_release_name(tmp_path, monkeypatch):
-    def not_found(url, dest, progress):
+    def not_found(url, dest, progress, **_limits):
         raise release.FetchError(url, "HTTP 404 Not Found", status=404)
 
     monkeypatch.setattr(release, "urllib_fetch", not_found)
@@ -177,7 +177,7 @@ def test_404_on_the_archive_mirror_points_at_the_release_name(tmp_path, monkeypa
 
 def test_404_of_a_snapshot_build_names_the_snapshot_mirror(tmp_path, monkeypatch):
     """An ALPHA build is a snapshot: download.freebsd.org has it under snapshots/, never under releases/."""
-    def not_found(url, dest, progress):
+    def not_found(url, dest, progress, **_limits):
         raise release.FetchError(url, "HTTP 404 Not Found", status=404)
 
     monkeypatch.setattr(release, "urllib_fetch", not_found)
