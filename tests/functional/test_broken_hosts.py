@@ -11,7 +11,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 import salt_jail.modules.jailprov as exec_mod
 from salt_jail import rehearsal
 
-ARGS = {"name": "prisoner1", "cmd": "hostname", "host": "127.0.0.1", "count": 1}
+ARGS = {"name": "prisoner1", "cmd": "hostname", "host": "127.0.0.1", "count": 1, "snapshot": "before-upgrade"}
 
 
 def _functions():
