@@ -127,8 +127,10 @@ def test_vnet_prisoners_build_ping_restart_stop_destroy(salt_master, salt_cli, v
     salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=vnet_minion.id)
     states = apply(salt_cli, vnet_minion.id)
     assert not failed(states), failed(states)
-    restarted = states[next(k for k in states if f"jailprov-{BRAVO}-jail_conf" in k)]
-    assert "started" in restarted["comment"], restarted["comment"]
+    kept = states[next(k for k in states if f"jailprov-{BRAVO}-jail_conf" in k)]
+    assert "keeps running" in kept["comment"], kept["comment"]        # restarted last (issue 15), not here
+    restarted = states[next(k for k in states if f"jailprov-{BRAVO}-running" in k)]
+    assert "restarted because" in restarted["comment"] and "started" in restarted["comment"], restarted["comment"]
     assert host_links(vnet_root)[names[BRAVO][0].replace("e0b_", "e0a_")]["master"] == "bridge1"
     assert ping(salt_cli, vnet_minion, ALPHA, "10.19.0.13")["ok"] is False
     assert ping(salt_cli, vnet_minion, BRAVO, "10.19.0.11")["ok"] is False
