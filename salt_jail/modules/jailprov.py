@@ -129,7 +129,7 @@ def _prisoner_names(cfg, name):
 
 
 #: The host-wide lock every changing call holds (the host path; /var/run is emptied at boot).
-LOCK_PATH = "/var/run/jailprov.lock"
+LOCK_PATH = "/var/run/jailprov-host.lock"
 #: How long a changing call waits for another run's lock (minion config ``jailprov:lock_timeout``).
 LOCK_TIMEOUT = 600
 

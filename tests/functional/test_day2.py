@@ -202,7 +202,7 @@ def test_slow_mirror_fails_within_its_deadline_and_releases_the_lock(make_loader
     assert f"{url}{BASE}" in ret.comment and "download deadline of 2 s passed: received" in ret.comment
     with open(scratch / "var/cache/slow15/14.2-RELEASE/amd64/.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)               # released
-    with open(scratch / "var/run/jailprov.lock", "w") as lock:
+    with open(scratch / "var/run/jailprov-host.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
@@ -227,7 +227,7 @@ def test_concurrent_run_waits_then_fails_naming_the_holder(make_loaders, seed_pi
     loaders.opts["jailprov"]["lock_timeout"] = 1
     rehearsal.setup(str(scratch))
     (scratch / "var/run").mkdir(parents=True, exist_ok=True)
-    with open(scratch / "var/run/jailprov.lock", "w") as lock:
+    with open(scratch / "var/run/jailprov-host.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         lock.write("pid 4242 on minion other: jailprov.install_base since 2026-01-01T00:00:00+00:00\n")
         lock.flush()
