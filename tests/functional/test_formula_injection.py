@@ -89,7 +89,7 @@ def test_metacharacters_in_every_free_string_render_no_extra_state(yaml_loaders,
     jp["absent"] = ["old_one"]
     states = _show(yaml_loaders(seed_pillar))
     steps = ("root", "base", "resolv_conf", "syslog", "crontab", "hosts", "pw_conf", "devfs", "wall_cmos_clock",
-             "localtime", "root_password", "jail_conf", "network", "running")
+             "localtime", "root_password", "jail_conf", "network", "running", "restart_pending")
     expected = {"jailprov-pillar-valid", "jailprov-host-pw_conf", "jailprov-host-rc_conf", "jailprov-host-unmanaged",
                 "jailprov-host-jail_conf", "jailprov-release", "jailprov-old_one-absent"}
     expected |= {f"jailprov-{name}-{step}" for name in ("prisoner1", "prisoner2") for step in steps}
