@@ -175,6 +175,9 @@ def test_bad_manifest_is_not_kept_and_the_fixed_mirror_converges(make_loaders, s
     manifest = mirror_dir / "amd64/amd64/14.2-RELEASE/MANIFEST"
     good = manifest.read_text()
     bad = good.replace(good.split("\t")[1], "0" * 64)
+    # the mirror's files are hard links into the machine-wide release cache: break the link before writing,
+    # or every other run on this machine would read the bad MANIFEST while this test runs
+    manifest.unlink()
     manifest.write_text(bad)
     try:
         loaders = make_loaders(_pillar(seed_pillar, url, cache_dir="/var/cache/bad15"))
