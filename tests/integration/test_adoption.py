@@ -43,7 +43,16 @@ def first_build(salt_master, salt_cli, jailer16, pillar_dir, seed_pillar_data, e
     ret = salt_cli.run("state.apply", "jail", minion_tgt=minion16.id, _timeout=600)
     assert ret.returncode == 0, ret
     assert all(s["result"] for s in ret.data.values()), ret.data
-    events = event_listener.get_events([(salt_master.id, "jailprov/*")], after_time=started)
+    # event.send is asynchronous: the last extraction's events may reach the master's bus after the job
+    # returned, so wait (bounded) until both prisoners' final extraction events are there
+    deadline = time.time() + 60
+    while True:
+        events = event_listener.get_events([(salt_master.id, "jailprov/*")], after_time=started)
+        finished = {e.data["data"]["prisoner"] for e in events
+                    if e.data["data"]["step"] == "release/extract" and e.data["data"]["done"] == e.data["data"]["total"]}
+        if {"prisoner1", "prisoner2"} <= finished or time.time() > deadline:
+            break
+        time.sleep(0.5)
     return pillar, {"test": predicted.data, "run": ret.data}, sorted(events, key=lambda e: e.stamp)
 
 
