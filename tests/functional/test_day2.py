@@ -14,6 +14,8 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.rehearsal import mirror
 
+from .states import apply_jail as _apply, changed as _changed, failed as _failed
+
 BASE = "/amd64/amd64/14.2-RELEASE/base.txz"
 
 
@@ -37,21 +39,6 @@ def _pillar(seed, url, **top):
     data["jailprov"]["mirror"] = url
     data["jailprov"].update(top)
     return data
-
-
-def _apply(loaders, test=False):
-    ret = loaders.modules.state.apply("jail", test=test)
-    states = getattr(ret, "raw", ret)
-    assert isinstance(states, dict), states
-    return {s["__id__"]: s for s in states.values()}
-
-
-def _failed(states):
-    return {k: s["comment"] for k, s in states.items() if s["result"] is False}
-
-
-def _changed(states):
-    return sorted(k for k, s in states.items() if s["changes"])
 
 
 def _jails(scratch):

@@ -18,6 +18,8 @@ from salt_jail import rehearsal
 from salt_jail.core import jailcmd
 from salt_jail.rehearsal import nullfs
 
+from .states import apply_jail as highstate, changed, failed
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not nullfs.available(),
                                 reason="thin prisoners' nullfs mounts are bind mounts: needs root (CAP_SYS_ADMIN)")
 
@@ -43,21 +45,6 @@ def mixed_pillar(seed_pillar, release_url):
 def unmount(scratch):
     yield
     rehearsal.unmount_all(str(scratch))
-
-
-def highstate(loaders):
-    ret = loaders.modules.state.sls("jail")
-    states = getattr(ret, "raw", ret)
-    assert isinstance(states, dict), states
-    return {s["__id__"]: s for s in states.values()}
-
-
-def failed(states):
-    return {sid: s["comment"] for sid, s in states.items() if s["result"] is False}
-
-
-def changed(states):
-    return sorted(sid for sid, s in states.items() if s["changes"])
 
 
 def fstab_pairs(scratch, name):
