@@ -34,7 +34,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from salt_jail.core import model, release  # noqa: E402
-from salt_jail.core.host import Host  # noqa: E402
+from salt_jail.core.io.host import Host  # noqa: E402
 
 RELEASE = "14.2-RELEASE"
 TARGETS = {1: ("<=", 1.15), 20: ("<", 0.5)}

@@ -28,11 +28,12 @@ import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from salt_jail.core import day2, hostaddr, hostconf, lifecycle, model, provision as provisioning, release, \
-    steps, thin, zfsprov
-from salt_jail.core import cache, fleet
+from salt_jail.core import model, release
+from salt_jail.core.features import day2, hostaddr, hostconf, lifecycle, provision as provisioning, steps, thin, zfsprov
+from salt_jail.core.features import fleet
+from salt_jail.core.release import cache
 from salt_jail.core.errors import JailprovError, MissingError, PartialError, ValidationError
-from salt_jail.core.host import CmdResult, Host
+from salt_jail.core.io.host import CmdResult, Host
 from salt_jail.core.result import StepResult
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def _host_lock(host, what):
 
     A second run (``state.apply concurrent=True``, a CLI call during a highstate) waits for it, then fails
     naming the holder (pid, minion, function, since when).  Held, the lock also makes it safe to remove the
-    temporary files an interrupted write left behind (:mod:`salt_jail.core.textedit` does it on its next write).
+    temporary files an interrupted write left behind (:mod:`salt_jail.core.io.textedit` does it on its next write).
     """
     timeout = float((__opts__.get("jailprov") or {}).get("lock_timeout", LOCK_TIMEOUT))
     real = host.path(LOCK_PATH)
@@ -882,7 +883,7 @@ def destroy(name, test=False, force=False, destroy_unmanaged=None):
 
 
 # ------------------------------------------------------------------------------------------------
-# ZFS prisoners (storage: dataset | clone; salt_jail.core.zfsprov)
+# ZFS prisoners (storage: dataset | clone; salt_jail.core.features.zfsprov)
 # ------------------------------------------------------------------------------------------------
 def zfs_host(test=False):
     """

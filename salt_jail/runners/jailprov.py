@@ -6,7 +6,7 @@ Master-side checks of the ``jailprov`` pillar across the whole fleet.
 
 import salt.key
 
-from salt_jail.core import fleet
+from salt_jail.core.features import fleet
 
 __virtualname__ = "jailprov"
 

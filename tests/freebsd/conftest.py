@@ -151,7 +151,7 @@ def _check_work_dir():
 
 def _check_free():
     """Skip, naming the conflict, when the host already uses what the tier needs."""
-    from salt_jail.core import rcconf  # pylint: disable=import-outside-toplevel
+    from salt_jail.core.formats import rcconf  # pylint: disable=import-outside-toplevel
 
     configured = interface_addresses()
     taken = [ip for ip in PRISONER_IPS.values() if ip in configured]

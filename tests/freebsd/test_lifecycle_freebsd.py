@@ -27,7 +27,7 @@ PRISONERS = (P1, P2)
 def world(clean_host, pillar_data):
     """``(host, cfg)``: the real host and the tier's validated pillar."""
     from salt_jail.core import model
-    from salt_jail.core.host import Host
+    from salt_jail.core.io.host import Host
 
     return Host(root="/"), model.from_pillar(pillar_data)
 
@@ -43,8 +43,8 @@ def absent_cfg(pillar_data, *names):
 def provision(host, cfg, name, test=False):
     """Seed step 10 for ``name`` (its jail.conf block, as host.sls does first), then ``provision``
     (steps 1-9).  Returns ``{step_id: {changed, comment, ...}}``; a failed step fails the test."""
-    from salt_jail.core import hostconf
-    from salt_jail.core.provision import provision as provision_steps
+    from salt_jail.core.features import hostconf
+    from salt_jail.core.features.provision import provision as provision_steps
 
     results = {"jail_conf": hostconf.jail_conf(host, cfg, name, test=test).as_dict()}
     run = provision_steps(host, cfg, name, test=test)
@@ -105,7 +105,7 @@ def test_provisioned_files_follow_the_seed(world, freebsd, name):
 # start, list, exec, ping, devfs
 # ------------------------------------------------------------------------------------------------
 def test_start_both(world):
-    from salt_jail.core import lifecycle
+    from salt_jail.core.features import lifecycle
 
     host, cfg = world
     started = {name: lifecycle.start(host, cfg, name) for name in PRISONERS}
@@ -118,7 +118,7 @@ def test_start_both(world):
 
 def test_list_agrees_with_jls(world):
     """salt_jail's reading of ``jls -v --libxo json`` against jls's plain output and the pillar."""
-    from salt_jail.core import lifecycle
+    from salt_jail.core.features import lifecycle
 
     host, cfg = world
     listed = {entry["name"]: entry for entry in lifecycle.list_jails(host, cfg)}
@@ -136,7 +136,7 @@ def test_list_agrees_with_jls(world):
 
 @pytest.mark.parametrize("name", PRISONERS)
 def test_exec_hostname_answers_the_fqdn(world, name):
-    from salt_jail.core import lifecycle
+    from salt_jail.core.features import lifecycle
 
     host, cfg = world
     result = lifecycle.exec_in(host, cfg, name, ["hostname"])
@@ -157,7 +157,7 @@ def test_new_accounts_get_ids_from_the_prisoner_s_range(world, name):
 
 
 def test_ping_host_from_prisoner1(world):
-    from salt_jail.core import lifecycle
+    from salt_jail.core.features import lifecycle
 
     host, cfg = world
     result = lifecycle.ping(host, cfg, P1, HOST_IP, count=3)
@@ -182,7 +182,7 @@ def test_root_password_of_a_running_prisoner_is_set_inside_it(world):
     the provisioning above.)"""
     import dataclasses
 
-    from salt_jail.core import steps
+    from salt_jail.core.features import steps
 
     host, cfg = world
     with open("/etc/master.passwd", "rb") as fh:
@@ -303,7 +303,7 @@ GUARDS = {
 
 @pytest.mark.parametrize("guard", GUARDS)
 def test_destroy_guard_refuses_and_changes_nothing(world, pillar_data, guard):
-    from salt_jail.core import lifecycle
+    from salt_jail.core.features import lifecycle
     from salt_jail.core.errors import JailprovError
 
     host, cfg = world
@@ -321,7 +321,7 @@ def test_destroy_prisoner2_with_file_flags(world, pillar_data):
     ``chflags -R noschg`` would leave sunlnk; destroy's ``chflags -R 0`` clears both.  Afterwards: no
     jail, no tree, nothing mounted below the root, no jail.conf block, no lo1 alias; prisoner 1 untouched.
     """
-    from salt_jail.core import lifecycle
+    from salt_jail.core.features import lifecycle
 
     host, _cfg = world
     root = f"{JAIL_ROOT}/{P2}"
@@ -352,7 +352,7 @@ def test_destroy_prisoner2_with_file_flags(world, pillar_data):
 
 def test_stop_prisoner1(world):
     """jail -r with the block salt_jail wrote: exec.stop runs, devfs and the lo1 alias go."""
-    from salt_jail.core import lifecycle
+    from salt_jail.core.features import lifecycle
     from salt_jail.core.errors import JailprovError
 
     host, cfg = world

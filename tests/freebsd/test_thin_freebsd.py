@@ -27,7 +27,7 @@ FSTAB = f"/etc/fstab.{P2}"
 def world(clean_host, pillar_data):
     """``(host, cfg, data)``: the real host, the tier's pillar with prisoner 2 thin, and that pillar."""
     from salt_jail.core import model
-    from salt_jail.core.host import Host
+    from salt_jail.core.io.host import Host
 
     data = copy.deepcopy(pillar_data)
     data["jailprov"]["prisoners"] = {P2: dict(data["jailprov"]["prisoners"][P2], type="thin")}
@@ -67,7 +67,7 @@ def tree_fingerprint(tree):
 
 
 def test_thin_prisoner_builds_then_changes_nothing(world):
-    from salt_jail.core import hostconf, provision, thin
+    from salt_jail.core.features import hostconf, provision, thin
 
     host, cfg, _ = world
     assert hostconf.jail_conf(host, cfg, P2).changed
@@ -83,7 +83,7 @@ def test_thin_prisoner_builds_then_changes_nothing(world):
 
 
 def test_started_thin_prisoner_has_read_only_bin_and_its_own_etc(world):
-    from salt_jail.core import lifecycle
+    from salt_jail.core.features import lifecycle
 
     host, cfg, _ = world
     assert lifecycle.start(host, cfg, P2).changed
@@ -96,7 +96,7 @@ def test_started_thin_prisoner_has_read_only_bin_and_its_own_etc(world):
 
 
 def test_stop_and_start_bring_the_mounts_back_exactly(world):
-    from salt_jail.core import lifecycle
+    from salt_jail.core.features import lifecycle
 
     host, cfg, _ = world
     assert lifecycle.stop(host, cfg, P2).changed
@@ -106,7 +106,8 @@ def test_stop_and_start_bring_the_mounts_back_exactly(world):
 
 
 def test_destroy_removes_the_writable_part_only(world):
-    from salt_jail.core import lifecycle, model, thin
+    from salt_jail.core import model
+    from salt_jail.core.features import lifecycle, thin
 
     host, cfg, data = world
     tree = thin.tree_path(cfg)

@@ -50,7 +50,7 @@ def bridge(clean_host):
 @pytest.fixture(scope="module")
 def vnet_world(bridge, pillar_data):
     from salt_jail.core import model  # pylint: disable=import-outside-toplevel
-    from salt_jail.core.host import Host  # pylint: disable=import-outside-toplevel
+    from salt_jail.core.io.host import Host  # pylint: disable=import-outside-toplevel
 
     data = {"jailprov": dict(pillar_data["jailprov"], prisoners={
         name: {"hostname": f"{name.replace('_', '-')}.sjtest.example",
@@ -61,8 +61,8 @@ def vnet_world(bridge, pillar_data):
 
 
 def test_two_vnet_prisoners_on_a_bridge(vnet_world, bridge):
-    from salt_jail.core import hostconf, lifecycle, steps  # pylint: disable=import-outside-toplevel
-    from salt_jail.core.provision import provision  # pylint: disable=import-outside-toplevel
+    from salt_jail.core.features import hostconf, lifecycle, steps  # pylint: disable=import-outside-toplevel
+    from salt_jail.core.features.provision import provision  # pylint: disable=import-outside-toplevel
 
     host, cfg = vnet_world
     for name in ADDRESSES:

@@ -36,7 +36,7 @@ def exists(name):
 def zworld(clean_host, pillar_data):
     """``(host, cfg)`` on a fresh file-backed pool; the pool and its file are removed afterwards."""
     from salt_jail.core import model
-    from salt_jail.core.host import Host
+    from salt_jail.core.io.host import Host
 
     if not os.path.exists(ZPOOL):
         pytest.skip("this FreeBSD host has no zpool(8) (OpenZFS)")
@@ -61,8 +61,8 @@ def zworld(clean_host, pillar_data):
 
 
 def build(host, cfg, name, test=False):
-    from salt_jail.core import hostconf
-    from salt_jail.core.provision import provision
+    from salt_jail.core.features import hostconf
+    from salt_jail.core.features.provision import provision
 
     hostconf.jail_conf(host, cfg, name, test=test)
     run = provision(host, cfg, name, test=test)
@@ -71,7 +71,8 @@ def build(host, cfg, name, test=False):
 
 
 def test_dataset_and_clone_prisoners_are_built(zworld):
-    from salt_jail.core import lifecycle, zfs as zfskeys
+    from salt_jail.core.features import lifecycle
+    from salt_jail.core.tools import zfs as zfskeys
 
     host, cfg = zworld
     for name in (P1, P2):
@@ -99,7 +100,7 @@ def test_second_run_changes_nothing(zworld):
 
 
 def test_rollback_brings_back_a_deleted_file(zworld):
-    from salt_jail.core import zfsprov
+    from salt_jail.core.features import zfsprov
 
     host, cfg = zworld
     path = f"{ZJAILS}/{P1}/etc/rc.conf.local"
@@ -118,7 +119,8 @@ def test_rollback_brings_back_a_deleted_file(zworld):
 
 
 def test_destroy_keeps_the_release_and_refuses_its_snapshot(zworld):
-    from salt_jail.core import lifecycle, zfs as zfskeys, zfsprov
+    from salt_jail.core.features import lifecycle, zfsprov
+    from salt_jail.core.tools import zfs as zfskeys
     from salt_jail.core.errors import JailprovError
 
     host, cfg = zworld

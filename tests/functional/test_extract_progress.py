@@ -7,7 +7,7 @@ import time
 import pytest
 
 from salt_jail.core import release
-from salt_jail.core.host import CmdResult
+from salt_jail.core.io.host import CmdResult
 from salt_jail.rehearsal import mirror
 from tests.fixtures.release import support
 

@@ -15,7 +15,7 @@ import os
 import pytest
 
 from salt_jail import rehearsal
-from salt_jail.core import jailcmd
+from salt_jail.core.tools import jailcmd
 from salt_jail.rehearsal import nullfs
 
 from .states import apply_jail as highstate, changed, failed

@@ -8,12 +8,12 @@ parser that returns no statement at all.  These helpers check what the parser *u
   (:func:`shape`) and the same parameters for every jail;
 * :func:`standin_params` reads a file with the rehearsal ``jail`` stand-in's own reader
   (:mod:`salt_jail.rehearsal.jailcfg`, written separately from usr.sbin/jail's jaillex.l, jailparse.y and
-  config.c) in the product's value model, to compare with :func:`salt_jail.core.jailconf.effective_params`.
+  config.c) in the product's value model, to compare with :func:`salt_jail.core.formats.jailconf.effective_params`.
 """
 
 import re
 
-from salt_jail.core import jailconf
+from salt_jail.core.formats import jailconf
 from salt_jail.rehearsal import jailcfg
 
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")

@@ -4,7 +4,7 @@ import pathlib
 
 import pytest
 
-from salt_jail.core.crontab import comment_adjkerntz
+from salt_jail.core.formats.crontab import comment_adjkerntz
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "files"
 ENTROPY = "*/11\t*\t*\t*\t*\toperator /usr/libexec/save-entropy\n"

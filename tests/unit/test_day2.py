@@ -6,9 +6,11 @@ import pathlib
 
 import pytest
 
-from salt_jail.core import day2, hostconf, jailconf, model
+from salt_jail.core import model
+from salt_jail.core.features import day2, hostconf
+from salt_jail.core.formats import jailconf
 from salt_jail.core.errors import JailprovError
-from salt_jail.core.host import CmdResult, Host
+from salt_jail.core.io.host import CmdResult, Host
 
 
 class Jails:

@@ -2,7 +2,7 @@
 
 import copy
 
-from salt_jail.core import fleet
+from salt_jail.core.features import fleet
 
 
 def test_render_error_is_an_error_of_that_minion(seed_pillar_data):

@@ -9,10 +9,10 @@ import pathlib
 
 import pytest
 
-from salt_jail.core.crontab import comment_adjkerntz
-from salt_jail.core.hosts import set_addresses
-from salt_jail.core.syslogconf import comment_console_rule
-from salt_jail.core.textedit import unified_diff
+from salt_jail.core.formats.crontab import comment_adjkerntz
+from salt_jail.core.formats.hosts import set_addresses
+from salt_jail.core.formats.syslogconf import comment_console_rule
+from salt_jail.core.io.textedit import unified_diff
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SHARED = pathlib.Path(os.environ.get("SALT_JAIL_SHARED") or REPO.parent / "shared")

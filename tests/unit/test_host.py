@@ -2,9 +2,9 @@
 
 import pytest
 
-from salt_jail.core import jailconf, rcconf
+from salt_jail.core.formats import jailconf, rcconf
 from salt_jail.core.errors import CommandError
-from salt_jail.core.host import CmdResult, Host
+from salt_jail.core.io.host import CmdResult, Host
 
 
 class Runner:

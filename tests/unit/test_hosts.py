@@ -4,7 +4,7 @@ import pathlib
 
 import pytest
 
-from salt_jail.core.hosts import set_addresses
+from salt_jail.core.formats.hosts import set_addresses
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "files"
 LO = "127.0.0.1\t\tlocalhost localhost.my.domain\n"

@@ -3,7 +3,8 @@ diff for the file); each prisoner's own jail_conf then finds its block correct."
 
 import os
 
-from salt_jail.core import hostconf, jailconf
+from salt_jail.core.features import hostconf
+from salt_jail.core.formats import jailconf
 from tests.unit.test_hostconf import cfg_for, host_for, root  # noqa: F401  (pytest fixture)
 
 

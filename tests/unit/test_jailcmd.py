@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from salt_jail.core import jailcmd
+from salt_jail.core.tools import jailcmd
 from salt_jail.core.errors import ParseError, ValidationError
-from salt_jail.core.jailcmd import MountEntry
+from salt_jail.core.tools.jailcmd import MountEntry
 
 # ------------------------------------------------------------------------------------------------
 # argv builders

@@ -1,4 +1,4 @@
-"""jail.conf(5): parser, value model, renderer, editor and jail(8)'s evaluation (salt_jail.core.jailconf).
+"""jail.conf(5): parser, value model, renderer, editor and jail(8)'s evaluation (salt_jail.core.formats.jailconf).
 
 Table tests run on hand-written fixtures in tests/fixtures/jailconf/; property tests (hypothesis)
 check the renderer and the editor on generated text.
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salt_jail.core import jailconf
+from salt_jail.core.formats import jailconf
 from salt_jail.core.errors import JailprovError, ParseError, ValidationError
 
 from .jailconf_roundtrip import canonical, product_params, shape, standin_params

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from salt_jail.core import jailconf
+from salt_jail.core.formats import jailconf
 from salt_jail.core.errors import JailprovError, ParseError
 from salt_jail.rehearsal import jailcfg
 from tests.conftest import shared_dir

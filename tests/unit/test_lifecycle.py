@@ -9,9 +9,10 @@ import shutil
 
 import pytest
 
-from salt_jail.core import lifecycle, model
+from salt_jail.core import model
+from salt_jail.core.features import lifecycle
 from salt_jail.core.errors import CommandError, JailprovError, ValidationError
-from salt_jail.core.host import CmdResult, Host
+from salt_jail.core.io.host import CmdResult, Host
 
 from .test_jailcmd import SEED_PING  # the tutorial's own ping output
 
@@ -931,7 +932,7 @@ def test_a_destroy_refused_after_the_stop_reports_what_it_did(host, root, runner
     runner.expect(MOUNT_P, TABLE + devfs).expect(["umount", f"{ROOT2}/dev"]).expect(MOUNT_P, TABLE)
     (root / "home/jail/prisoner2/mnt").mkdir(parents=True, exist_ok=True)
     real = root / "home/jail/prisoner2/mnt"
-    import salt_jail.core.lifecycle as lc
+    import salt_jail.core.features.lifecycle as lc
     original = lc._other_file_systems
     lc._other_file_systems = lambda top: [str(real)]
     try:

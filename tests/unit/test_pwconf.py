@@ -3,7 +3,7 @@
 import pytest
 
 from salt_jail.core.model import IdRange, PwRange
-from salt_jail.core.pwconf import format_line, parse_line, set_values, settings
+from salt_jail.core.formats.pwconf import format_line, parse_line, set_values, settings
 
 VALUES = settings(PwRange(IdRange(2000, 2999), IdRange(3000, 3999)), "no")
 

@@ -1,4 +1,4 @@
-"""rc.conf(5): the sh-assignment editor and the host's jail/alias plan (salt_jail.core.rcconf).
+"""rc.conf(5): the sh-assignment editor and the host's jail/alias plan (salt_jail.core.formats.rcconf).
 
 Values are checked against /bin/sh itself where that matters: what the parser says a file assigns must be
 what ``sh`` gets when it sources the file.
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from salt_jail.core import rcconf
+from salt_jail.core.formats import rcconf
 from salt_jail.core.errors import JailprovError, ParseError, ValidationError
 from salt_jail.core.model import Config, HostConfig, Prisoner
 

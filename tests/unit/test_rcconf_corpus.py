@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from salt_jail.core import rcconf
+from salt_jail.core.formats import rcconf
 from tests.conftest import shared_dir
 from tests.unit.test_rcconf import RC, RC_JAIL, SH, apply_plan, config, sh_values
 

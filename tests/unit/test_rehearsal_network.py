@@ -6,7 +6,7 @@ import time
 import pytest
 
 from salt_jail import rehearsal
-from salt_jail.core import jailcmd
+from salt_jail.core.tools import jailcmd
 
 from tests.conftest import shared_dir
 

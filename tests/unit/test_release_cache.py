@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from salt_jail.core import cache, model
-from salt_jail.core.host import Host
+from salt_jail.core import model
+from salt_jail.core.release import cache
+from salt_jail.core.io.host import Host
 
 CACHE = "var/cache/jailprov"
 

@@ -11,9 +11,10 @@ import stat
 import pytest
 
 from salt_jail import rehearsal
-from salt_jail.core import lifecycle, model, steps
+from salt_jail.core import model
+from salt_jail.core.features import lifecycle, steps
 from salt_jail.core.errors import JailprovError
-from salt_jail.core.host import Host
+from salt_jail.core.io.host import Host
 
 ADMIN_BLOCK = 'admin {\n\tpath = "/home/jail/admin";\n\thost.hostname = "admin.example.org";\n\tpersist;\n}\n'
 

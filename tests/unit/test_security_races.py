@@ -14,9 +14,11 @@ import shutil
 import pytest
 
 from salt_jail import rehearsal
-from salt_jail.core import jailcmd, lifecycle, model, steps
+from salt_jail.core import model
+from salt_jail.core.features import lifecycle, steps
+from salt_jail.core.tools import jailcmd
 from salt_jail.core.errors import JailprovError
-from salt_jail.core.host import Host
+from salt_jail.core.io.host import Host
 
 from .attacker import Attacker, hook_tool, snapshot
 

@@ -13,8 +13,9 @@ import os
 import pytest
 
 from salt_jail import rehearse
-from salt_jail.core import lifecycle, model, steps
-from salt_jail.core.host import Host
+from salt_jail.core import model
+from salt_jail.core.features import lifecycle, steps
+from salt_jail.core.io.host import Host
 
 
 def _tree(top):

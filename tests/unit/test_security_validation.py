@@ -8,9 +8,10 @@ import os
 import pytest
 
 from salt_jail import rehearsal
-from salt_jail.core import hostaddr, hostconf, model
+from salt_jail.core import model
+from salt_jail.core.features import hostaddr, hostconf
 from salt_jail.core.errors import ValidationError
-from salt_jail.core.host import Host
+from salt_jail.core.io.host import Host
 
 HASH = "$6$jailprov$" + "A" * 86
 

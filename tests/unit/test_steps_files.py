@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-from salt_jail.core import steps
+from salt_jail.core.features import steps
 from salt_jail.core.errors import CommandError, JailprovError, ValidationError
-from salt_jail.core.host import CmdResult, Host
+from salt_jail.core.io.host import CmdResult, Host
 from salt_jail.core.model import Config, HostConfig, IdRange, Prisoner, PwRange
 
 HASH = "$6$jailprovtest$" + "Q" * 86

@@ -4,7 +4,7 @@ import pathlib
 
 import pytest
 
-from salt_jail.core.syslogconf import comment_console_rule
+from salt_jail.core.formats.syslogconf import comment_console_rule
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "files"
 RULE = "*.err;kern.warning;auth.notice;mail.crit"

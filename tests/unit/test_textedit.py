@@ -5,9 +5,9 @@ import stat
 
 import pytest
 
-from salt_jail.core import textedit
+from salt_jail.core.io import textedit
 from salt_jail.core.errors import JailprovError
-from salt_jail.core.textedit import EditResult, Root
+from salt_jail.core.io.textedit import EditResult, Root
 
 HOST_TEXT = "host secret\n"
 

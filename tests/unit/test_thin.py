@@ -1,4 +1,4 @@
-"""Thin prisoners (core/thin.py) on a rehearsal host whose nullfs mounts are real read-only bind mounts: the
+"""Thin prisoners (core/features/thin.py) on a rehearsal host whose nullfs mounts are real read-only bind mounts: the
 pillar keys, the writable-part archive, the release tree built once, the exact fstab, live mounts against it,
 mount points a prisoner tampered with, conversion refused, destroy and the release tree's removal."""
 
@@ -11,9 +11,11 @@ import tarfile
 import pytest
 
 from salt_jail import rehearsal
-from salt_jail.core import hostconf, jailcmd, lifecycle, model, provision, release, thin
+from salt_jail.core import model, release
+from salt_jail.core.features import hostconf, lifecycle, provision, thin
+from salt_jail.core.tools import jailcmd
 from salt_jail.core.errors import JailprovError, MissingError, ValidationError
-from salt_jail.core.host import Host
+from salt_jail.core.io.host import Host
 from salt_jail.rehearsal import nullfs
 
 from .standins import run

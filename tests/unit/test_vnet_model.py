@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-from salt_jail.core import fleet, hostconf, jailconf, model, vnet
+from salt_jail.core import model
+from salt_jail.core.features import fleet, hostconf, vnet
+from salt_jail.core.formats import jailconf
 
 from .test_model import errors_for
 
@@ -207,7 +209,7 @@ class _FakeJail:
         self.inet, self.gateway, self.ran = inet, gateway, []
 
     def run(self, argv):
-        from salt_jail.core.host import CmdResult  # pylint: disable=import-outside-toplevel
+        from salt_jail.core.io.host import CmdResult  # pylint: disable=import-outside-toplevel
 
         command = argv[2:]
         self.ran.append(command)
@@ -231,7 +233,7 @@ class _FakeJail:
                 ["route", "-q", "add", "default", "10.19.0.1"]]),
 ])
 def test_live_changes_of_a_running_prisoner(seed_pillar, tmp_path, inet, gateway, expected):
-    from salt_jail.core import textedit  # pylint: disable=import-outside-toplevel
+    from salt_jail.core.io import textedit  # pylint: disable=import-outside-toplevel
 
     cfg = model.from_pillar(pillar(seed_pillar, web={"hostname": "web.korodes.com", "network": dict(NET)}))
     (tmp_path / "etc").mkdir()

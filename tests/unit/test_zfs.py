@@ -5,7 +5,8 @@ import copy
 
 import pytest
 
-from salt_jail.core import model, zfs
+from salt_jail.core import model
+from salt_jail.core.tools import zfs
 
 from .test_model import errors_for
 

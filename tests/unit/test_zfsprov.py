@@ -8,9 +8,10 @@ import os
 import pytest
 
 from salt_jail import rehearsal
-from salt_jail.core import model, zfsprov
+from salt_jail.core import model
+from salt_jail.core.features import zfsprov
 from salt_jail.core.errors import JailprovError
-from salt_jail.core.host import Host
+from salt_jail.core.io.host import Host
 from salt_jail.rehearsal import zfspool
 from salt_jail.rehearsal.scratch import Scratch
 

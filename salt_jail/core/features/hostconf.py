@@ -5,17 +5,19 @@ keep every byte that is not ours.  A prisoner's jail.conf block is rendered from
 order (the tutorial's), parsed back before anything is written — the new text must yield exactly the
 intended parameters — and written only on difference.  A *running* prisoner whose block changes keeps
 running: the block it was started with is kept first (``jail -r`` takes exec.stop, the alias removal and the
-unmounts from the file it is given), and its last state applies the change (:mod:`salt_jail.core.day2`).
+unmounts from the file it is given), and its last state applies the change (:mod:`salt_jail.core.features.day2`).
 """
 
 import os
 import posixpath
 import re
 
-from . import day2, hostaddr, jailconf, lifecycle, rcconf, textedit, thin, vnet
-from .errors import JailprovError, PartialError, ValidationError
-from .result import StepResult
-from .textedit import Root
+from . import day2, hostaddr, lifecycle, thin, vnet
+from ..formats import jailconf, rcconf
+from ..io import textedit
+from ..errors import JailprovError, PartialError, ValidationError
+from ..result import StepResult
+from ..io.textedit import Root
 
 SYSVIPC_PARAMS = ("sysvmsg", "sysvsem", "sysvshm")
 

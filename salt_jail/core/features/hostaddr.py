@@ -20,8 +20,9 @@ tell, so this looks at the host, read-only:
 import ipaddress
 import re
 
-from . import jailconf, rcconf, textedit
-from .errors import JailprovError, ParseError
+from ..formats import jailconf, rcconf
+from ..io import textedit
+from ..errors import JailprovError, ParseError
 
 IFCONFIG_ARGV = ("ifconfig", "-a")
 

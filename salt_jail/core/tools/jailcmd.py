@@ -1,7 +1,7 @@
 """Argument lists for the FreeBSD jail tools, and parsers for their output.
 
 Pure functions: nothing here runs a command or touches a file.  The builders return argv lists whose
-first element is the tool's FreeBSD name (:meth:`salt_jail.core.host.Host.run` resolves it); every
+first element is the tool's FreeBSD name (:meth:`salt_jail.core.io.host.Host.run` resolves it); every
 operand is checked so that a value can never be read as an option.  The parsers read only
 machine-readable or exactly documented output:
 
@@ -15,7 +15,7 @@ import collections
 import json
 import re
 
-from .errors import ParseError, ValidationError
+from ..errors import ParseError, ValidationError
 
 #: jls(8) in verbose mode, as JSON.  ``-v`` gives name, state and every address of each jail.
 JLS_ARGV = ("jls", "-v", "--libxo", "json")

@@ -11,7 +11,7 @@ alone.  As in syslogd, ``#!prog``, ``#+host``, ``#-host`` and ``#:prop`` are blo
 comments, and ``*`` (``!*``, ``+*``, ``:*``) ends a block.
 """
 
-from .textedit import join_lines, split_lines
+from ..io.textedit import join_lines, split_lines
 
 CONSOLE_SELECTOR = "*.err;kern.warning;auth.notice;mail.crit"
 CONSOLE_ACTION = "/dev/console"

@@ -1,8 +1,9 @@
 """The prisoner steps of the seed procedure in order, as one call (``jailprov.provision``)."""
 
-from . import lifecycle, release, steps, thin, zfsprov
-from .errors import JailprovError, MissingError
-from .result import StepResult
+from . import lifecycle, steps, thin, zfsprov
+from .. import release
+from ..errors import JailprovError, MissingError
+from ..result import StepResult
 
 #: (step id, function) in the tutorial's order; ``base`` and ``devfs`` come from their own modules, ``dataset``
 #: (first) and ``snapshots`` (last) from zfsprov: no change for a prisoner stored in a directory.

@@ -1,6 +1,6 @@
 """Day-2 changes of a prisoner: restart last, change live what FreeBSD lets change live, move instead of abandon.
 
-**Restart last.**  The jail.conf state (:func:`salt_jail.core.hostconf.jail_conf`) rewrites a prisoner's block
+**Restart last.**  The jail.conf state (:func:`salt_jail.core.features.hostconf.jail_conf`) rewrites a prisoner's block
 without stopping it.  Before the first rewrite it keeps the block the prisoner was started with, evaluated into
 one self-contained block, in ``/var/run/jailprov/NAME.conf`` (:func:`keep_started_block`): ``jail -r`` takes
 exec.stop, the alias removal and the unmounts from the file it is given, so the prisoner must be stopped with that
@@ -34,9 +34,13 @@ import dataclasses
 import os
 import posixpath
 
-from . import jailcmd, jailconf, lifecycle, release, textedit
-from .errors import JailprovError, MissingError, PartialError
-from .result import StepResult
+from . import lifecycle
+from .. import release
+from ..formats import jailconf
+from ..io import textedit
+from ..tools import jailcmd
+from ..errors import JailprovError, MissingError, PartialError
+from ..result import StepResult
 
 #: Where the block a running prisoner was started with is kept until it is stopped (emptied at boot).
 STARTED_DIR = "/var/run/jailprov"
@@ -114,7 +118,7 @@ def _overlay_reader(host, texts):
 
 def planned_params(host, cfg, prisoner, after_jail_conf=True):
     """``(conf, params)``: the prisoner's parameters once its jail.conf state has done its work (the same plan
-    :func:`salt_jail.core.hostconf.jail_conf` applies; nothing is written) — or, without ``after_jail_conf``,
+    :func:`salt_jail.core.features.hostconf.jail_conf` applies; nothing is written) — or, without ``after_jail_conf``,
     from the files as they are."""
     from . import hostconf  # pylint: disable=import-outside-toplevel  (hostconf keeps blocks through this module)
 
@@ -286,7 +290,7 @@ def step_config(host, cfg, name):
 
 def ensure_root(host, cfg, name, test=False):
     """Step 1 with moves: a pending move is checked (and refused here, before anything is stopped) and left to
-    the prisoner's last state; otherwise :func:`salt_jail.core.steps.ensure_root`."""
+    the prisoner's last state; otherwise :func:`salt_jail.core.features.steps.ensure_root`."""
     from . import steps  # pylint: disable=import-outside-toplevel
 
     prisoner = lifecycle._managed(cfg, name)

@@ -58,7 +58,7 @@ import os
 import posixpath
 import re
 
-from .errors import JailprovError, ParseError, ValidationError
+from ..errors import JailprovError, ParseError, ValidationError
 
 __all__ = [
     "Block", "Document", "Include", "Param", "Ref", "Str",

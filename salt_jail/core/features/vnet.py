@@ -2,7 +2,7 @@
 
 One feature, in one place: the pillar's ``network:`` key (:func:`parse`, called by :mod:`.model`), the
 names and MACs derived from the prisoner's name, the jail.conf parameters that create and destroy the
-epair (:func:`block_params`, used by :func:`salt_jail.core.hostconf.block_params`), the prisoner's own
+epair (:func:`block_params`, used by :func:`salt_jail.core.features.hostconf.block_params`), the prisoner's own
 ``etc/rc.conf`` and the live change of a running prisoner's address and default route
 (:func:`prisoner_network`, step ``network``).
 
@@ -41,9 +41,10 @@ import ipaddress
 import re
 import typing
 
-from . import rcconf, textedit
-from .errors import CommandError, JailprovError
-from .result import StepResult
+from ..formats import rcconf
+from ..io import textedit
+from ..errors import CommandError, JailprovError
+from ..result import StepResult
 
 MODES = ("shared", "vnet")
 KEYS = ("mode", "bridge", "uplink", "ip4", "gateway", "ip6", "gateway6", "mac")
@@ -470,7 +471,7 @@ def prisoner_network(host, cfg, name, root, test=False, running=None):
     """Step ``network``: a VNET prisoner's ``etc/rc.conf`` carries its interface, address and default routes,
     and a running one has them live (``jexec NAME ifconfig ...``/``route ...``, then persisted in rc.conf).
 
-    ``root`` is the prisoner's :class:`~salt_jail.core.textedit.Root`; ``running`` whether it runs.
+    ``root`` is the prisoner's :class:`~salt_jail.core.io.textedit.Root`; ``running`` whether it runs.
     A change of bridge or interface name is not done here: it changes the jail.conf block, whose state
     restarts the prisoner.  Shared-IP prisoners: nothing to do.
     """

@@ -35,7 +35,7 @@ import secrets
 import stat
 import typing
 
-from .errors import JailprovError, MissingError
+from ..errors import JailprovError, MissingError
 
 #: Links followed during one resolution before giving up (FreeBSD's MAXSYMLINKS, sys/param.h).
 MAXSYMLINKS = 32

@@ -3,12 +3,13 @@
 Within one minion the model already rejects a jid, address or hostname used twice.  Across minions,
 two hosts giving prisoners the same address or the same hostname collide on the network; this module
 reports those, plus each minion's own validation errors.  VNET prisoners add their own addresses and the
-MACs of both halves of their epairs (:func:`salt_jail.core.vnet.identities`), which a bridge with an uplink
+MACs of both halves of their epairs (:func:`salt_jail.core.features.vnet.identities`), which a bridge with an uplink
 puts on the same LAN as every other host's.
 """
 
-from . import model, vnet
-from .errors import ValidationError
+from . import vnet
+from .. import model
+from ..errors import ValidationError
 
 
 def render_errors(pillar):

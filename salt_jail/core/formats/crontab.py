@@ -12,7 +12,7 @@ its line, so every other line (including FreeBSD's space-before-command save-ent
 
 import posixpath
 
-from .textedit import join_lines, split_lines
+from ..io.textedit import join_lines, split_lines
 
 ADJKERNTZ = ("adjkerntz", "-a")
 

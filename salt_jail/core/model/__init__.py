@@ -12,9 +12,9 @@ import posixpath
 import re
 import typing
 
-from . import zfs as zfskeys
-from . import vnet
-from .errors import ValidationError
+from ..tools import zfs as zfskeys
+from ..features import vnet
+from ..errors import ValidationError
 
 
 @dataclasses.dataclass(frozen=True)

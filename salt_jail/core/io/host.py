@@ -11,7 +11,7 @@ import errno
 import os
 import subprocess
 
-from .errors import CommandError
+from ..errors import CommandError
 
 # Where each tool lives on FreeBSD.  argv[0] given to Host.run is one of these names.
 FREEBSD_PATHS = {

@@ -18,8 +18,8 @@ import fcntl
 import os
 import shutil
 
-from .errors import JailprovError
-from .release import read_stamp
+from ..errors import JailprovError
+from ..release import read_stamp
 
 
 def _files(real):

@@ -3,7 +3,7 @@
 Everything goes through the FreeBSD tools exactly as rc.d/jail and an administrator would use them
 (``jail -f CONF -c NAME``, ``jail -q -f CONF -r NAME``, ``jls -v --libxo json``, ``jexec -l``), as
 argument lists through :meth:`Host.run`; the argv builders and output parsers live in
-:mod:`salt_jail.core.jailcmd`.  Jail names are always compared exactly, never as substrings.
+:mod:`salt_jail.core.tools.jailcmd`.  Jail names are always compared exactly, never as substrings.
 
 Functions that change something take ``test``: the same code runs, reads what it needs (jls, the
 mount table, configuration files) and stops before the first command or write that would change
@@ -18,9 +18,13 @@ import posixpath
 import re
 import shutil
 
-from . import jailcmd, jailconf, model, ownership, rcconf, release, textedit
-from .errors import CommandError, JailprovError, MissingError, PartialError, ValidationError
-from .result import StepResult
+from . import ownership
+from .. import model, release
+from ..formats import jailconf, rcconf
+from ..io import textedit
+from ..tools import jailcmd
+from ..errors import CommandError, JailprovError, MissingError, PartialError, ValidationError
+from ..result import StepResult
 
 #: The ``name`` that means "every jail rc.d/jail starts": the jail_list names, or every jail in jail.conf
 #: (rc.d/jail's ``_ALL``).  A jail literally named ``all`` cannot be addressed on its own.
@@ -756,7 +760,7 @@ def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
     symlinks; then the prisoner's jail.conf block (or jail.conf.d file), jail_list entry and rc.conf
     aliases.
 
-    Only what jailprov built (:mod:`~salt_jail.core.ownership`): a tree with jailprov's install stamp, or
+    Only what jailprov built (:mod:`~salt_jail.core.features.ownership`): a tree with jailprov's install stamp, or
     a prisoner the pillar names whose jail.conf block (path ``jail_root/NAME``) jailprov wrote and whose
     tree is missing or empty.  Anything else — a plain directory, an administrator's own jail — is refused
     whatever ``force`` says, unless ``destroy_unmanaged`` repeats the name (a separate, explicit

@@ -8,7 +8,7 @@ Comments use the trio "would be changed" / "was changed" / "is already correct".
 Every prisoner step first checks that ``name`` is a present prisoner of the pillar
 (:class:`ValidationError` otherwise) and, except step ``root`` which creates it, that the prisoner root
 exists as a real directory.  All file access below the prisoner root goes through
-:mod:`salt_jail.core.textedit`, which resolves paths as the prisoner sees them and never follows a link
+:mod:`salt_jail.core.io.textedit`, which resolves paths as the prisoner sees them and never follows a link
 out of it.  Prisoner paths passed to commands are host paths (``prisoner.path``).
 
 The rule every step follows (DESIGN.md, threat model): **the host never follows, as root, a path inside a
@@ -25,11 +25,14 @@ import ipaddress
 import os
 import stat
 
-from . import crontab, jailcmd, lifecycle, ownership, passwd, pwconf, syslogconf, textedit, thin
-from . import hosts as hostsfile
-from .errors import CommandError, JailprovError, MissingError, ValidationError
-from .result import StepResult
-from .textedit import Root
+from . import lifecycle, ownership, thin
+from ..formats import crontab, passwd, pwconf, syslogconf
+from ..io import textedit
+from ..tools import jailcmd
+from ..formats import hosts as hostsfile
+from ..errors import CommandError, JailprovError, MissingError, ValidationError
+from ..result import StepResult
+from ..io.textedit import Root
 
 #: Where a missing base file comes from.
 BASE_HINT = "it is part of the FreeBSD base system, which step 'base' installs"
@@ -68,7 +71,7 @@ def _root(host, prisoner):
 
 
 def _file_result(edit, test):
-    """The :class:`StepResult` of one :class:`~salt_jail.core.textedit.EditResult`."""
+    """The :class:`StepResult` of one :class:`~salt_jail.core.io.textedit.EditResult`."""
     if not edit.changed:
         comment = f"{edit.shown} is already correct"
     else:
@@ -89,7 +92,7 @@ def ensure_root(host, cfg, name, test=False):
     not something fixed silently: any local user could then replace a prisoner root with a symbolic
     link, and the mode of a directory the administrator chose is theirs to change.  A prisoner root
     that is a symbolic link (or a file) is refused, and so is an existing non-empty directory without
-    jailprov's install stamp (:mod:`~salt_jail.core.ownership`): jailprov adopts nothing silently, so
+    jailprov's install stamp (:mod:`~salt_jail.core.features.ownership`): jailprov adopts nothing silently, so
     ``jail_root: /home`` with a prisoner ``alice`` leaves the user's /home/alice as it was.
     """
     prisoner = _prisoner(cfg, name)
@@ -240,7 +243,7 @@ def hosts(host, cfg, name, test=False):
     prisoner = _prisoner(cfg, name)
     root = _root(host, prisoner)
     addresses = list(prisoner.ip4) + list(prisoner.ip6)
-    if prisoner.network is not None:  # a VNET prisoner's own addresses (salt_jail.core.vnet)
+    if prisoner.network is not None:  # a VNET prisoner's own addresses (salt_jail.core.features.vnet)
         addresses = [a for a in (prisoner.network.address4, prisoner.network.address6) if a]
     if not addresses:
         return StepResult(False, f"prisoner {name} has no ip4/ip6 address; {root.show('etc/hosts')} left alone")
@@ -293,7 +296,7 @@ def audit_ids(host, cfg):
 
     Reads the host's and every present prisoner's master.passwd and group; changes nothing.  Owners are
     labelled ``host`` and by prisoner name.  A prisoner whose root or account files cannot be read is
-    listed under ``skipped`` with the reason.  See :func:`salt_jail.core.passwd.audit_ids` for the rules.
+    listed under ``skipped`` with the reason.  See :func:`salt_jail.core.formats.passwd.audit_ids` for the rules.
     """
     owners = {"host": (cfg.host.pw_range, *_accounts(Root.of_host(host)))}
     skipped = {}
@@ -361,7 +364,7 @@ def root_password(host, cfg, name, test=False):
     layer) and, when different, runs pw(8) **confined to the prisoner** with the hash on stdin
     (``-h -`` for ``locked``, which sets ``*``): ``jexec NAME /usr/sbin/pw usermod root -H 0`` in the
     running prisoner, or, when it is stopped, in a transient jail on its path for that one command
-    (:func:`~salt_jail.core.jailcmd.transient_jail_argv`: ``jail -c path=ROOT command=/usr/sbin/pw ...``;
+    (:func:`~salt_jail.core.tools.jailcmd.transient_jail_argv`: ``jail -c path=ROOT command=/usr/sbin/pw ...``;
     jail(8) passes its standard input to the command and removes the jail when it exits).
 
     The rule (DESIGN.md, threat model): the host never follows, as root, a path inside a prisoner that
@@ -416,7 +419,7 @@ def _scrub(text, secret):
 
 
 # --------------------------------------------------------------------------------------------------
-# VNET: the prisoner's own network configuration (salt_jail.core.vnet)
+# VNET: the prisoner's own network configuration (salt_jail.core.features.vnet)
 
 
 def network(host, cfg, name, test=False):

@@ -31,9 +31,11 @@ spends ~4.4 s per cloned jail, iocage_legacy#247).  The release is extracted onc
 import os
 import posixpath
 
-from . import lifecycle, release, zfs
-from .errors import CommandError, JailprovError, MissingError, ValidationError
-from .result import StepResult
+from . import lifecycle
+from .. import release
+from ..tools import zfs
+from ..errors import CommandError, JailprovError, MissingError, ValidationError
+from ..result import StepResult
 
 #: Properties read for a prisoner's dataset besides the pillar's.
 _STATE_PROPS = ("origin", "mountpoint", "mounted", zfs.MARKER)

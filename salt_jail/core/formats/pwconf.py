@@ -15,7 +15,7 @@ the end under pw's comment.  A file that does not exist yet is created with pw's
 
 import re
 
-from .textedit import join_lines, split_lines
+from ..io.textedit import join_lines, split_lines
 
 #: pw_conf.c's header of a freshly written file.
 HEADER = ["#", "# pw.conf - user/group configuration defaults", "#"]

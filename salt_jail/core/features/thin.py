@@ -59,9 +59,13 @@ import shutil
 import stat
 import tarfile
 
-from . import jailcmd, jailconf, lifecycle, release, textedit
-from .errors import JailprovError, MissingError, ValidationError
-from .result import StepResult
+from . import lifecycle
+from .. import release
+from ..formats import jailconf
+from ..io import textedit
+from ..tools import jailcmd
+from ..errors import JailprovError, MissingError, ValidationError
+from ..result import StepResult
 
 #: The directories thin prisoners share, read-only, in fstab (= mount) order: parents never follow
 #: children.  See the module docstring for where the list comes from.

@@ -17,8 +17,8 @@ administrator adds apart.  The audit checks that this holds:
 import collections
 import dataclasses
 
-from .errors import ParseError
-from .textedit import split_lines
+from ..errors import ParseError
+from ..io.textedit import split_lines
 
 #: Lowest id of accounts an administrator adds (pw's default minuid/mingid).
 FIRST_REGULAR_ID = 1000

@@ -17,8 +17,8 @@ import errno
 import os
 import stat
 
-from . import release
-from .errors import JailprovError
+from .. import release
+from ..errors import JailprovError
 
 
 def listing(host, root):

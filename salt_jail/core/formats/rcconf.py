@@ -49,7 +49,7 @@ import posixpath
 import re
 import typing
 
-from .errors import JailprovError, ParseError, ValidationError
+from ..errors import JailprovError, ParseError, ValidationError
 
 # --------------------------------------------------------------------------------------------------
 # YES/NO

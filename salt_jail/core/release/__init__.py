@@ -48,9 +48,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from . import model, textedit
-from .errors import CommandError, JailprovError, ParseError, ValidationError
-from .result import StepResult
+from .. import model
+from ..io import textedit
+from ..errors import CommandError, JailprovError, ParseError, ValidationError
+from ..result import StepResult
 
 # FreeBSD's release directory for each supported TARGET (download.freebsd.org/releases/<path>/<release>/).
 ARCH_PATHS = {
@@ -795,7 +796,7 @@ def install_base(host, cfg, name, test=False, force=False, fetcher=None, progres
         raise ValidationError(f"no prisoner {name!r} in jailprov:prisoners")
     if prisoner.absent:
         raise ValidationError(f"prisoner {name!r} is marked absent in the pillar; not installing a base into it")
-    from . import thin  # pylint: disable=import-outside-toplevel  (thin prisoners build on this module)
+    from ..features import thin  # pylint: disable=import-outside-toplevel  (thin prisoners build on this module)
     thin.refuse_conversion(host, cfg, prisoner)
     if prisoner.type == "thin":
         return thin.install_writable(host, cfg, name, test=test, force=force, fetcher=fetcher, progress=progress)

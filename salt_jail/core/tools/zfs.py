@@ -1,6 +1,6 @@
 """ZFS for prisoners, the pure part: pillar keys, names, property values, argv builders and output parsers.
 
-Nothing here runs a command or touches a file (:mod:`salt_jail.core.zfsprov` does, through the host's
+Nothing here runs a command or touches a file (:mod:`salt_jail.core.features.zfsprov` does, through the host's
 runner).  What the product asks zfs(8) is limited to what both FreeBSD 14's OpenZFS and the rehearsal's
 zfs-fuse (pool version 23) answer the same way: ``zfs list -H -o name``, ``zfs list -H -t snapshot -o name
 -d 1`` (snapshots in creation order), ``zfs get -H[p] -o property,value,source`` and ``-o name,value``, and

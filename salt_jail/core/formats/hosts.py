@@ -15,7 +15,7 @@ A missing address line takes the place of the first stale line dropped, or is ap
 
 import ipaddress
 
-from .textedit import join_lines, split_lines
+from ..io.textedit import join_lines, split_lines
 
 
 def _address(text):

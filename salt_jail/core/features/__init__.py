@@ -1,0 +1,1 @@
+"""One module per capability: read the current state, plan the change (a diff), apply it."""
