@@ -8,6 +8,8 @@ import pathlib
 import pytest
 import yaml
 
+from salt_jail import rehearsal
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 # Salt's log handlers flush at interpreter exit, after pytest closed its capture streams; without this
@@ -58,3 +60,13 @@ def small_release_url(tmp_path_factory):
     url, stop = mirror.serve(str(directory))
     yield url
     stop()
+
+@pytest.fixture
+def rehearsal_root(tmp_path):
+    """A fresh rehearsal host (its scratch root, as a str); its immutable files are released afterwards, even
+    when the test failed, so that pytest can remove tmp_path."""
+    path = str(tmp_path / "host")
+    rehearsal.setup(path)
+    yield path
+    rehearsal.clear_file_flags(path)
+    rehearsal.clear_network(path)

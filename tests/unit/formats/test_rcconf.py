@@ -16,7 +16,7 @@ from salt_jail.core.formats import rcconf
 from salt_jail.core.errors import JailprovError, ParseError, ValidationError
 from salt_jail.core.model import Config, HostConfig, Prisoner
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "rcconf"
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "rcconf"
 RC = "/etc/rc.conf"
 RC_LOCAL = "/etc/rc.conf.local"
 RC_JAIL = "/etc/rc.conf.d/jail"

@@ -8,7 +8,7 @@ from salt_jail.core.errors import ParseError
 from salt_jail.core.model import IdRange, PwRange
 from salt_jail.core.formats.passwd import Group, User, audit_ids, find_user, parse_group, parse_master_passwd
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "files"
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "files"
 
 
 def test_parse_master_passwd_fixture():

@@ -11,7 +11,7 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.rehearsal import fileflags
 
-from .standins import run
+from tests.support.standins import run
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from salt_jail.core.tools import jailcmd
 from salt_jail.core.errors import JailprovError
 from salt_jail.core.io.host import Host
 
-from .attacker import Attacker, hook_tool, snapshot
+from tests.support.attacker import Attacker, hook_tool, snapshot
 
 HASH = "$6$jailprov$" + "B" * 86
 OLD = "$6$old$" + "C" * 86
@@ -182,7 +182,7 @@ def test_devfs_in_a_stopped_prisoner_never_stays_on_the_host(host):
 def test_the_rehearsal_jail_hands_its_stdin_to_command(host):
     """command.c run_command() keeps descriptors 0-2 for the command (closefrom(3)): the rehearsal's jail(8)
     does too, which the transient jail running pw relies on for the hash."""
-    from .standins import run
+    from tests.support.standins import run
 
     result = run(host.root, "jail", "-c", "path=/home/jail/p1", "command=cat", input="through stdin\n")
     assert (result.returncode, result.stdout.splitlines()[-1]) == (0, "through stdin"), result

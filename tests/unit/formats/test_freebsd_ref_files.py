@@ -14,7 +14,7 @@ from salt_jail.core.formats.hosts import set_addresses
 from salt_jail.core.formats.syslogconf import comment_console_rule
 from salt_jail.core.io.textedit import unified_diff
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 SHARED = pathlib.Path(os.environ.get("SALT_JAIL_SHARED") or REPO.parent / "shared")
 REF = SHARED / "freebsd-ref"
 

@@ -10,7 +10,7 @@ from salt_jail.core.tools import jailcmd
 
 from tests.conftest import shared_dir
 
-from .standins import run
+from tests.support.standins import run
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from salt_jail import rehearsal
 
-from .standins import run
+from tests.support.standins import run
 
 
 @pytest.fixture

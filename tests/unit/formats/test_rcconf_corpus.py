@@ -11,7 +11,7 @@ import pytest
 
 from salt_jail.core.formats import rcconf
 from tests.conftest import shared_dir
-from tests.unit.test_rcconf import RC, RC_JAIL, SH, apply_plan, config, sh_values
+from tests.unit.formats.test_rcconf import RC, RC_JAIL, SH, apply_plan, config, sh_values
 
 SHARED = shared_dir()
 CORPUS = sorted((SHARED / "jailconf-corpus" / "rc.conf").glob("*")) if SHARED else []

@@ -18,7 +18,7 @@ from salt_jail.core.errors import JailprovError, ParseError
 from salt_jail.rehearsal import jailcfg
 from tests.conftest import shared_dir
 
-from .jailconf_roundtrip import canonical, product_params, shape, standin_params
+from tests.support.jailconf_roundtrip import canonical, product_params, shape, standin_params
 
 SHARED = shared_dir()
 CORPUS = SHARED / "jailconf-corpus" if SHARED else None

@@ -9,7 +9,7 @@ from salt_jail.core import model
 from salt_jail.core.features import fleet, hostconf, vnet
 from salt_jail.core.formats import jailconf
 
-from .test_model import errors_for
+from tests.unit.model.test_model import errors_for
 
 NET = {"mode": "vnet", "bridge": "bridge0", "ip4": "10.19.0.11/24", "gateway": "10.19.0.1"}
 

@@ -6,7 +6,7 @@ import pytest
 
 from salt_jail.core.formats.hosts import set_addresses
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "files"
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "files"
 LO = "127.0.0.1\t\tlocalhost localhost.my.domain\n"
 FQDN, SHORT = "web.example.org", "web"
 V4 = f"10.0.0.5\t\t{FQDN} {SHORT}\n"

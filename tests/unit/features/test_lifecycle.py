@@ -14,9 +14,9 @@ from salt_jail.core.features import lifecycle
 from salt_jail.core.errors import CommandError, JailprovError, ValidationError
 from salt_jail.core.io.host import CmdResult, Host
 
-from .test_jailcmd import SEED_PING  # the tutorial's own ping output
+from tests.unit.tools.test_jailcmd import SEED_PING  # the tutorial's own ping output
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "lifecycle"
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "lifecycle"
 
 PILLAR = {"jailprov": {
     "jail_root": "/home/jail",

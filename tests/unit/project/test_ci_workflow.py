@@ -10,7 +10,7 @@ import pathlib
 
 import yaml
 
-WORKFLOW = pathlib.Path(__file__).resolve().parents[2] / ".github" / "workflows" / "freebsd.yml"
+WORKFLOW = pathlib.Path(__file__).resolve().parents[3] / ".github" / "workflows" / "freebsd.yml"
 #: FreeBSD releases past end of life at the time of writing (www.freebsd.org/security/unsupported).
 UNSUPPORTED = ("13.3", "13.4", "14.0", "14.1", "14.2", "14.3", "15.0")
 

@@ -5,7 +5,7 @@ import os
 
 from salt_jail.core.features import hostconf
 from salt_jail.core.formats import jailconf
-from tests.unit.test_hostconf import cfg_for, host_for, root  # noqa: F401  (pytest fixture)
+from tests.unit.features.test_hostconf import cfg_for, host_for, root  # noqa: F401  (pytest fixture)
 
 
 def _snapshot(path):

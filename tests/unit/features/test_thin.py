@@ -18,7 +18,7 @@ from salt_jail.core.errors import JailprovError, MissingError, ValidationError
 from salt_jail.core.io.host import Host
 from salt_jail.rehearsal import nullfs
 
-from .standins import run
+from tests.support.standins import run
 
 TREE = "/home/jail/.releases/14.2-RELEASE-amd64-base"
 needs_mounts = pytest.mark.skipif(os.geteuid() != 0 or not nullfs.available(),

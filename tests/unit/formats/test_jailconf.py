@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from salt_jail.core.formats import jailconf
 from salt_jail.core.errors import JailprovError, ParseError, ValidationError
 
-from .jailconf_roundtrip import canonical, product_params, shape, standin_params
+from tests.support.jailconf_roundtrip import canonical, product_params, shape, standin_params
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "jailconf"
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "jailconf"
 INCLUDE_ROOT = FIXTURES / "root"
 
 

@@ -10,7 +10,7 @@ from salt_jail import rehearsal
 from salt_jail.rehearsal import netns, vnet
 from salt_jail.rehearsal.cli import TOOLS
 
-from .standins import run
+from tests.support.standins import run
 
 OK, REASON = netns.available()
 pytestmark = pytest.mark.skipif(not OK, reason=f"VNET rehearsal needs network namespaces: {REASON}")

@@ -6,7 +6,7 @@ import pytest
 
 from salt_jail.core.formats.crontab import comment_adjkerntz
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "files"
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "files"
 ENTROPY = "*/11\t*\t*\t*\t*\toperator /usr/libexec/save-entropy\n"
 ADJ = "1,31\t0-5\t*\t*\t*\troot\tadjkerntz -a"
 

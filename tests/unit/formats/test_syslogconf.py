@@ -6,7 +6,7 @@ import pytest
 
 from salt_jail.core.formats.syslogconf import comment_console_rule
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "files"
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "files"
 RULE = "*.err;kern.warning;auth.notice;mail.crit"
 OTHER = "*.notice;authpriv.none\t/var/log/messages\n"
 

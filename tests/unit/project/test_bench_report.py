@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-RUN = pathlib.Path(__file__).resolve().parents[2] / "bench" / "run.py"
+RUN = pathlib.Path(__file__).resolve().parents[3] / "bench" / "run.py"
 
 
 @pytest.fixture(scope="module")

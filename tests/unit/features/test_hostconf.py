@@ -12,7 +12,7 @@ from salt_jail.core.formats import jailconf
 from salt_jail.core.errors import JailprovError, ValidationError
 from salt_jail.core.io.host import CmdResult, Host
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "hostconf"
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "hostconf"
 
 
 class FakeJails:
@@ -292,7 +292,7 @@ def test_jails_of_a_non_default_jail_conf_start_at_boot(rehearsal_root, seed_pil
     """The rehearsal's boot: rc.d/jail's ``service jail start`` with only what is on disk (no jail running)."""
     from salt_jail import rehearsal  # pylint: disable=import-outside-toplevel
 
-    from .standins import run  # pylint: disable=import-outside-toplevel
+    from tests.support.standins import run  # pylint: disable=import-outside-toplevel
 
     root = pathlib.Path(rehearsal_root)
     for name in ("prisoner1", "prisoner2"):

@@ -9,7 +9,7 @@ import pytest
 
 from salt_jail import rehearsal
 
-from .standins import run
+from tests.support.standins import run
 
 # Commands "inside" a jail run in new UTS and network namespaces (salt_jail.rehearsal.sandbox): root only.
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="jailed commands need root (namespaces)")
