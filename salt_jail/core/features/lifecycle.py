@@ -728,9 +728,7 @@ def _config_removals(host, cfg, name, params, holders, own_files, test):
     read as every jail in jail.conf.
     """
     root = _host_root(host)
-    prisoner = cfg.prisoners.get(name) or model.Prisoner(
-        name=name, path=posixpath.join(cfg.jail_root, name), jid=None, ip4=(), ip6=(), hostname="",
-        pw_range=None, defaultpasswd="no", timezone=None, wall_cmos_clock=False, absent=True)
+    prisoner = cfg.prisoners.get(name) or model.absent_prisoner(name, posixpath.join(cfg.jail_root, name))
     if not (prisoner.ip4 or prisoner.ip6):
         ip4, ip6 = addresses_of(params)
         prisoner = dataclasses.replace(prisoner, ip4=ip4, ip6=ip6)

@@ -1,4 +1,4 @@
-"""ZFS for prisoners, the pure part: pillar keys, names, property values, argv builders and output parsers.
+"""ZFS for prisoners, the pure part: names, property values, argv builders and output parsers.
 
 Nothing here runs a command or touches a file (:mod:`salt_jail.core.features.zfsprov` does, through the host's
 runner).  What the product asks zfs(8) is limited to what both FreeBSD 14's OpenZFS and the rehearsal's
@@ -7,7 +7,7 @@ zfs-fuse (pool version 23) answer the same way: ``zfs list -H -o name``, ``zfs l
 ``create``/``clone``/``snapshot``/``rollback``/``set``/``destroy`` with their plain options (no ``zfs list
 -p``, no ``zfs get -t``).
 
-Pillar keys (see pillar.example)::
+Pillar keys (declared in :mod:`salt_jail.core.model.schema`, parsed by :mod:`salt_jail.core.model.zfs`)::
 
     jailprov:
       zfs: {dataset: zroot/jails}     # the prisoners' parent dataset, mounted on jail_root
@@ -25,8 +25,6 @@ extracted (:func:`release_snapshot`): the same extraction always has the same na
 piles up snapshots (Bastille makes a new timestamped one for every clone).
 """
 
-import dataclasses
-import difflib
 import hashlib
 import re
 
@@ -74,15 +72,6 @@ _QUOTA_RE = re.compile(r"^(user|group|project)(obj)?quota@[^\s=,]+$")
 _USER_PROP_RE = re.compile(r"^[a-z0-9_.+-]*[a-z0-9_.+-]:[a-z0-9_.:+-]+$")
 _COMPONENT_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([BKMGTPEZ]?)(?:I?B)?$", re.IGNORECASE)
-
-
-@dataclasses.dataclass(frozen=True)
-class ZfsConfig:
-    dataset: str                   # the prisoners' parent, e.g. zroot/jails
-
-    @property
-    def releases(self):
-        return f"{self.dataset}/{RELEASES}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -173,139 +162,6 @@ def set_value(value):
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)
-
-
-# --------------------------------------------------------------------------------------------------
-# Pillar: called by salt_jail.core.model with its error collector (``errs.add(path, message)``)
-
-
-def parse_zfs(errs, path, value):
-    """``jailprov:zfs`` -> :class:`ZfsConfig` or None."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        errs.add(path, "expected a mapping such as {dataset: zroot/jails}")
-        return None
-    for key in value:
-        if key != "dataset":
-            errs.add(f"{path}:{key}", "unknown key (expected: dataset)")
-    dataset = value.get("dataset")
-    if dataset is None:
-        errs.add(f"{path}:dataset", "is required (the prisoners' parent dataset, e.g. zroot/jails)")
-        return None
-    problem = dataset_problem(dataset)
-    if problem:
-        errs.add(f"{path}:dataset", f"{dataset!r} is not a dataset name: {problem}")
-        return None
-    return ZfsConfig(dataset=dataset)
-
-
-def parse_properties(errs, path, value):
-    """``zfs_properties`` -> ``{property: value as given to zfs set}``."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        errs.add(path, "expected a mapping of zfs properties, e.g. {refquota: 10G, compression: gzip}")
-        return {}
-    out = {}
-    for prop, val in value.items():
-        ppath = f"{path}:{prop}"
-        kind = property_kind(prop) if isinstance(prop, str) else None
-        if kind is None:
-            hint = difflib.get_close_matches(str(prop), SETTABLE, n=1)
-            errs.add(ppath, "is not a zfs property" + (f"; did you mean {hint[0]!r}?" if hint else
-                                                       " (user properties are written module:name)"))
-            continue
-        if kind == "managed":
-            errs.add(ppath, f"is set by jailprov, not by the pillar: {MANAGED[prop]}")
-            continue
-        if kind == "readonly":
-            errs.add(ppath, "is a read-only zfs property (a statistic zfs reports); it cannot be set")
-            continue
-        if val is None:
-            continue                          # removes a default's property
-        if not isinstance(val, (bool, int, str)) or (isinstance(val, str) and (not val or "\n" in val)):
-            errs.add(ppath, f"expected a value such as on, gzip or 10G, got {val!r}")
-            continue
-        if (prop in SIZES or kind == "quota") and parse_size(val) is None:
-            errs.add(ppath, f"{val!r} is not a size (expected e.g. 10G, 512M, none)")
-            continue
-        out[prop] = set_value(val)
-    return out
-
-
-def parse_prisoner(errs, path, name, data, defaults, zfs_cfg):
-    """The ZFS keys of one prisoner: ``(storage, dataset or None, properties, snapshots)``.
-
-    ``data`` is the prisoner's own mapping, ``defaults`` the parsed ``jailprov:defaults`` (its
-    ``zfs_properties`` already parsed): properties are merged key by key, the prisoner winning, and a
-    ``null`` removes a default's; ``storage`` and ``snapshots`` are replaced whole.
-    """
-    storage = data.get("storage", defaults.get("storage", "directory"))
-    source = "storage" if "storage" in data else "storage (from jailprov:defaults)"
-    if storage not in STORAGES:
-        errs.add(f"{path}:{source}", f"{storage!r} is not valid (expected one of: {', '.join(STORAGES)})")
-        storage = "directory"
-    if storage != "directory" and zfs_cfg is None:
-        errs.add(f"{path}:{source}", f"{storage} needs jailprov:zfs:dataset (the prisoners' parent dataset, "
-                                     "e.g. zfs: {dataset: zroot/jails})")
-    props = dict(defaults.get("zfs_properties") or {})
-    own = data.get("zfs_properties")
-    props.update(parse_properties(errs, f"{path}:zfs_properties", own))
-    for key in [k for k, v in own.items() if v is None] if isinstance(own, dict) else []:
-        props.pop(key, None)
-    snapshots = data.get("snapshots", defaults.get("snapshots"))
-    snaps = []
-    if snapshots is not None:
-        if not isinstance(snapshots, list):
-            errs.add(f"{path}:snapshots", "expected a list of snapshot names, e.g. [before-upgrade]")
-        else:
-            for i, snap in enumerate(snapshots):
-                problem = snapshot_problem(snap)
-                if problem:
-                    errs.add(f"{path}:snapshots[{i}]", problem)
-                elif snap not in snaps:
-                    snaps.append(snap)
-    dataset = data.get("dataset")
-    if storage == "directory":
-        for key, value in (("zfs_properties", props), ("snapshots", snaps), ("dataset", dataset)):
-            if value and key in data:
-                errs.add(f"{path}:{key}", "needs storage: dataset or clone (a directory prisoner has no dataset)")
-        return storage, None, {}, ()
-    if zfs_cfg is None:
-        return storage, None, props, tuple(snaps)
-    if dataset is None:
-        dataset = f"{zfs_cfg.dataset}/{name}"
-    else:
-        problem = dataset_problem(dataset)
-        if problem:
-            errs.add(f"{path}:dataset", f"{dataset!r} is not a dataset name: {problem}")
-            return storage, None, props, tuple(snaps)
-        if not is_below(dataset, zfs_cfg.dataset):
-            errs.add(f"{path}:dataset", f"{dataset!r} is outside the parent dataset {zfs_cfg.dataset} "
-                                        "(jailprov:zfs:dataset); a prisoner's dataset must lie below it")
-            return storage, None, props, tuple(snaps)
-        if dataset == zfs_cfg.releases or is_below(dataset, zfs_cfg.releases):
-            errs.add(f"{path}:dataset", f"{dataset!r} is inside {zfs_cfg.releases}, where the release "
-                                        "datasets live")
-            return storage, None, props, tuple(snaps)
-    return storage, dataset, props, tuple(snaps)
-
-
-def check_combinations(errs, kp, zfs_cfg, jail_root, releases_dir, prisoners):
-    """What ZFS storage cannot share with the rest of the pillar: a thin prisoner is not a clone (a clone holds
-    a whole base; a thin prisoner's base is the shared tree: ``storage: dataset`` gives it a dataset), and the
-    thin prisoners' ``releases_dir`` is not where the release datasets are mounted."""
-    for p in prisoners:
-        if getattr(p, "type", "thick") == "thin" and p.storage == "clone" and not p.absent:
-            errs.add(kp("prisoners", p.name, "storage"), "clone does not go with type: thin (a clone is a whole "
-                     "base; a thin prisoner shares the release tree): use storage: dataset or directory")
-    if zfs_cfg is None or not releases_dir or not jail_root:
-        return
-    area = f"{jail_root.rstrip('/')}/{RELEASES}"
-    if releases_dir == area or releases_dir.startswith(area + "/") or area.startswith(releases_dir.rstrip("/") + "/"):
-        errs.add(kp("releases_dir"), f"{releases_dir!r} overlaps {area}, where the release datasets of "
-                                     "jailprov:zfs are mounted; choose another directory")
 
 
 # --------------------------------------------------------------------------------------------------

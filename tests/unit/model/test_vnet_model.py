@@ -7,6 +7,7 @@ import pytest
 
 from salt_jail.core import model
 from salt_jail.core.features import fleet, hostconf, vnet
+from salt_jail.core.model import network
 from salt_jail.core.formats import jailconf
 
 from tests.unit.model.test_model import errors_for
@@ -123,7 +124,7 @@ def test_twenty_character_names_get_valid_distinct_deterministic_names_and_macs(
 
 
 def test_duplicate_derived_names_and_macs_are_refused(seed_pillar, monkeypatch):
-    monkeypatch.setattr(vnet, "short_name", lambda name: "same")
+    monkeypatch.setattr(network, "short_name", lambda name: "same")  # the model derives the names
     data = pillar(seed_pillar, one={"hostname": "one.korodes.com", "network": dict(NET)},
                   two={"hostname": "two.korodes.com", "network": dict(NET, ip4="10.19.0.12/24",
                                                                      mac="02:00:00:00:00:01")},
