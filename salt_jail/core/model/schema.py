@@ -78,7 +78,7 @@ class Context:
 
     def __init__(self, schema, kind, errs, data, path, **facts):
         self.schema, self.errs, self.data, self.path = schema, errs, data, path
-        self.keys = schema.by_name[kind]
+        self.kind, self.keys = kind, schema.by_name[kind]
         self.values = {}
         self._memo = {}
         self.__dict__.update(facts)
@@ -97,6 +97,11 @@ class Context:
         value = self.values[name] = None if key.parse is None else key.parse(
             self, f"{self.path}:{name}", self.data.get(name), key.default)
         return value
+
+    def fields(self):
+        """The section's dataclass fields: ``{name: value}``."""
+        values = self.values
+        return {name: (store(self) if store else values[name]) for name, store in self.schema.fields[self.kind]}
 
     def once(self, tag, compute):
         """``compute()`` once per section, for two parsers that need the same intermediate result."""
@@ -175,12 +180,8 @@ def _section(kind):
         _check_keys(ctx.errs, path, data, schema.names[kind])
         sub = Context(schema, kind, ctx.errs, data, path, top=ctx)
         sub.parse_all()
-        return schema.classes[kind](**sub_fields(schema.sections[kind], sub))
+        return schema.classes[kind](**sub.fields())
     return parse
-
-
-def sub_fields(keys, ctx):
-    return {key.name: (key.store(ctx) if key.store else ctx.values[key.name]) for key in keys if key.field}
 
 
 def _defaults(ctx, path, raw, _default):
@@ -543,6 +544,7 @@ class Schema:
         self.sections = {"top": tuple(top), "host": tuple(host), "prisoner": tuple(prisoner)}
         self.names = {kind: tuple(k.name for k in keys) for kind, keys in self.sections.items()}
         self.by_name = {kind: {k.name: k for k in keys} for kind, keys in self.sections.items()}
+        self.fields = {kind: tuple((k.name, k.store) for k in keys if k.field) for kind, keys in self.sections.items()}
         self.TOP_KEYS, self.HOST_KEYS, self.PRISONER_KEYS = (self.names[k] for k in ("top", "host", "prisoner"))
         #: Keys a prisoner must set itself: they are unique per prisoner.
         self.UNIQUE_KEYS = tuple(k.name for k in prisoner if k.unique)
@@ -578,7 +580,7 @@ class Schema:
         ctx.parse_all()
         if errs.items:
             raise ValidationError(errs.items)
-        return self.Config(**sub_fields(self.sections["top"], ctx))
+        return self.Config(**ctx.fields())
 
     def parse_prisoner(self, top, name, raw, forced_absent=False):
         """One prisoner's mapping -> :class:`Prisoner` (None when it is not a mapping); errors to ``top.errs``."""
@@ -595,7 +597,7 @@ class Schema:
         ctx.parse_all()
         jail_root = top.value("jail_root")
         return self.Prisoner(name=name, path=posixpath.join(jail_root, name) if jail_root else "",
-                             **sub_fields(self.sections["prisoner"], ctx))
+                             **ctx.fields())
 
     def absent_prisoner(self, name, path):
         """The placeholder of a prisoner known only by name (listed under ``jailprov:absent``, or found on
