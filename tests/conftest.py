@@ -2,26 +2,16 @@
 
 import copy
 import logging
-import os
-import pathlib
 
 import pytest
 import yaml
 
 from salt_jail import rehearsal
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO
 
 # Salt's log handlers flush at interpreter exit, after pytest closed its capture streams; without this
 # every daemon test run ends with pages of "--- Logging error ---" after pytest's summary line.
 logging.raiseExceptions = False
-
-
-def shared_dir():
-    """The project's shared reference dir (FreeBSD files, corpus), or None when absent."""
-    env = os.environ.get("SALT_JAIL_SHARED")
-    path = pathlib.Path(env) if env else REPO.parent / "shared"
-    return path if path.is_dir() else None
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.rehearsal import mirror
 
-from .states import apply_jail as _apply, changed as _changed, failed as _failed
+from tests.support.states import apply_jail as _apply, changed as _changed, failed as _failed
 
 BASE = "/amd64/amd64/14.2-RELEASE/base.txz"
 

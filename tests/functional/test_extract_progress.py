@@ -9,7 +9,7 @@ import pytest
 from salt_jail.core import release
 from salt_jail.core.io.host import CmdResult
 from salt_jail.rehearsal import mirror
-from tests.fixtures.release import support
+from tests.support import releases as support
 
 
 class SlowTar(support.Runner):

@@ -1,6 +1,6 @@
 """Base system step end to end: a real HTTP mirror on 127.0.0.1, real xz archives, the real system tar.
 
-FreeBSD-only tools are stand-ins (tests/fixtures/release/support.py): ``chflags -R 0`` clears Linux
+FreeBSD-only tools are stand-ins (tests/support/releases.py): ``chflags -R 0`` clears Linux
 immutable bits, which stand for ``schg`` here (set with ``chattr +i`` after extraction, as bsdtar restores
 ``SCHILY.fflags=schg``: the system tar here may be GNU tar, which skips those records).
 """
@@ -19,7 +19,7 @@ import pytest
 from salt_jail.core import release
 from salt_jail.core.errors import CommandError, JailprovError
 from salt_jail.rehearsal import mirror
-from tests.fixtures.release import support
+from tests.support import releases as support
 
 RELEASE_PATH = "/amd64/amd64/14.2-RELEASE"
 

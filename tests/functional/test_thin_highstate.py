@@ -18,7 +18,7 @@ from salt_jail import rehearsal
 from salt_jail.core.tools import jailcmd
 from salt_jail.rehearsal import nullfs
 
-from .states import apply_jail as highstate, changed, failed
+from tests.support.states import apply_jail as highstate, changed, failed
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not nullfs.available(),
                                 reason="thin prisoners' nullfs mounts are bind mounts: needs root (CAP_SYS_ADMIN)")

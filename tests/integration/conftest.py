@@ -92,6 +92,13 @@ def served_release(tmp_path_factory, name):
         stop()
 
 
+@pytest.fixture(scope="module")
+def release_mirror(tmp_path_factory):
+    """A served small release for the tests of one module (:func:`served_release`); yields its base URL."""
+    with served_release(tmp_path_factory, "mirror") as url:
+        yield url
+
+
 @contextlib.contextmanager
 def rehearsal_minion(salt_master, tmp_path_factory, minion_id):
     """A salt-minion daemon of ``salt_master`` in rehearsal mode on a scratch root of its own; yields

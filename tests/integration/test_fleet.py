@@ -10,17 +10,13 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.rehearsal import mirror
 
-from .conftest import rehearsal_minion, served_release, write_pillar
+from tests.support.states import changed, failed, salt_apply as apply
+
+from .conftest import rehearsal_minion, write_pillar
 
 pytestmark = pytest.mark.integration
 
 HOST_IP = "192.168.11.30"
-
-
-@pytest.fixture(scope="module")
-def release_mirror(tmp_path_factory):
-    with served_release(tmp_path_factory, "mirror") as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -50,20 +46,6 @@ def split_pillars(seed, url):
                       "pw_range": {"uid": [40000, 49999], "gid": [40000, 49999]}},
     })
     return {"jailer1": {"jailprov": one}, "jailer2": {"jailprov": two}}
-
-
-def apply(salt_cli, minion_id, *args):
-    ret = salt_cli.run("state.apply", "jail", *args, minion_tgt=minion_id, _timeout=600)
-    assert isinstance(ret.data, dict), ret
-    return ret
-
-
-def changed(states):
-    return sorted(s["__id__"] for s in states.values() if s["changes"])
-
-
-def failed(states):
-    return {s["__id__"]: s["comment"] for s in states.values() if s["result"] is False}
 
 
 def test_fleet_build_list_ping_remove(salt_master, salt_cli, salt_minion, second_minion, pillar_dir,

@@ -10,9 +10,9 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.rehearsal import netns
 
+from tests.support.states import changed, failed, salt_apply as _apply
+
 from .conftest import write_pillar
-from .test_fleet import changed, failed, release_mirror  # noqa: F401  (release_mirror: a fixture)
-from .test_fleet import apply as _apply
 
 pytestmark = pytest.mark.integration
 

@@ -16,6 +16,7 @@ from salt_jail import rehearsal
 from salt_jail.rehearsal import zfspool
 from salt_jail.rehearsal.scratch import Scratch
 from salt_jail.rehearse import prepare, salt_call
+from tests.support.states import changed, failed
 
 pytestmark = pytest.mark.integration
 
@@ -77,13 +78,8 @@ def call(config_dir, *args):
 
 def highstate(config_dir, *args):
     rc, states = call(config_dir, "state.apply", "jail", *args)
-    failed = {s["__id__"]: s["comment"] for s in states.values() if s["result"] is False}
-    assert not failed, failed
+    assert not failed(states), failed(states)
     return states
-
-
-def changed(states):
-    return sorted(s["__id__"] for s in states.values() if s["changes"])
 
 
 def zfs_writes(root, since):

@@ -8,7 +8,7 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.core.tools import jailcmd
 
-from tests.conftest import shared_dir
+from tests.support.paths import shared_dir
 
 from tests.support.standins import run
 

@@ -14,7 +14,7 @@ from salt_jail.core.features import lifecycle
 from salt_jail.core.errors import CommandError, JailprovError, ValidationError
 from salt_jail.core.io.host import CmdResult, Host
 
-from tests.unit.tools.test_jailcmd import SEED_PING  # the tutorial's own ping output
+from tests.support.samples import SEED_PING  # the tutorial's own ping output
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "lifecycle"
 

@@ -13,7 +13,7 @@ import pytest
 
 from salt_jail.core import release
 from salt_jail.core.errors import JailprovError, ParseError, ValidationError
-from tests.fixtures.release import support
+from tests.support import releases as support
 
 SHA = "ab" * 32
 

@@ -16,7 +16,7 @@ import pytest
 from salt_jail.core.formats import jailconf
 from salt_jail.core.errors import JailprovError, ParseError
 from salt_jail.rehearsal import jailcfg
-from tests.conftest import shared_dir
+from tests.support.paths import shared_dir
 
 from tests.support.jailconf_roundtrip import canonical, product_params, shape, standin_params
 

@@ -10,8 +10,8 @@ import re
 import pytest
 
 from salt_jail.core.formats import rcconf
-from tests.conftest import shared_dir
-from tests.unit.formats.test_rcconf import RC, RC_JAIL, SH, apply_plan, config, sh_values
+from tests.support.paths import shared_dir
+from tests.support.rcconf import RC, RC_JAIL, SH, apply_plan, config, sh_values
 
 SHARED = shared_dir()
 CORPUS = sorted((SHARED / "jailconf-corpus" / "rc.conf").glob("*")) if SHARED else []

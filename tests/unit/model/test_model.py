@@ -5,13 +5,7 @@ import copy
 import pytest
 
 from salt_jail.core import model
-from salt_jail.core.errors import ValidationError
-
-
-def errors_for(pillar):
-    with pytest.raises(ValidationError) as info:
-        model.from_pillar(pillar)
-    return info.value.errors
+from tests.support.pillar import errors_for
 
 
 def test_seed_parses(seed_pillar):

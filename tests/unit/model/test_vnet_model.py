@@ -10,7 +10,7 @@ from salt_jail.core.features import fleet, hostconf, vnet
 from salt_jail.core.model import network
 from salt_jail.core.formats import jailconf
 
-from tests.unit.model.test_model import errors_for
+from tests.support.pillar import errors_for
 
 NET = {"mode": "vnet", "bridge": "bridge0", "ip4": "10.19.0.11/24", "gateway": "10.19.0.1"}
 

@@ -7,6 +7,8 @@ import pytest
 from salt_jail.core.tools import jailcmd
 from salt_jail.core.errors import ParseError, ValidationError
 from salt_jail.core.tools.jailcmd import MountEntry
+from tests.support.samples import SEED_PING  # the tutorial's own ping output
+
 
 # ------------------------------------------------------------------------------------------------
 # argv builders
@@ -119,16 +121,6 @@ def test_jls_malformed(text):
 # ------------------------------------------------------------------------------------------------
 # ping summary
 # ------------------------------------------------------------------------------------------------
-SEED_PING = """\
-PING 192.168.11.30 (192.168.11.30): 56 data bytes
-64 bytes from 192.168.11.30: icmp_seq=0 ttl=64 time=0.053 ms
-64 bytes from 192.168.11.30: icmp_seq=1 ttl=64 time=0.057 ms
-64 bytes from 192.168.11.30: icmp_seq=2 ttl=64 time=0.044 ms
-
---- 192.168.11.30 ping statistics ---
-3 packets transmitted, 3 packets received, 0.0% packet loss
-round-trip min/avg/max/stddev = 0.044/0.051/0.057/0.005 ms
-"""
 
 NOTHING_BACK = """\
 PING 192.168.11.99 (192.168.11.99): 56 data bytes
@@ -195,7 +187,7 @@ def test_shared_ping_fixtures_parse(shared_freebsd_ref):
 
 @pytest.fixture
 def shared_freebsd_ref():
-    from tests.conftest import shared_dir  # pylint: disable=import-outside-toplevel
+    from tests.support.paths import shared_dir  # pylint: disable=import-outside-toplevel
 
     shared = shared_dir()
     if shared is None or not (shared / "freebsd-ref").is_dir():

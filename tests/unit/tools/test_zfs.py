@@ -8,7 +8,7 @@ import pytest
 from salt_jail.core import model
 from salt_jail.core.tools import zfs
 
-from tests.unit.model.test_model import errors_for
+from tests.support.pillar import errors_for
 
 
 def zfs_pillar(seed, **prisoner1):
