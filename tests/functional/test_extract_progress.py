@@ -12,21 +12,17 @@ from salt_jail.rehearsal import mirror
 from tests.support import releases as support
 
 
-class SlowTar(support.Runner):
+def slow_tar(call):
     """The real archive, extracted member by member with a pause, so the extraction lasts about a second."""
-
-    def __call__(self, argv, stdin=None, env=None, cwd=None, secret=False):
-        if os.path.basename(argv[0]) != "tar":
-            return super().__call__(argv, stdin=stdin, env=env, cwd=cwd, secret=secret)
-        self.log.append(list(argv))
-        archive, target = argv[argv.index("-xpf") + 1], argv[argv.index("-C") + 1]
-        with tarfile.open(archive) as tar:
-            members = tar.getmembers()
-            pause = 1.0 / max(1, len(members))
-            for member in members:
-                tar.extract(member, target, filter="tar")
-                time.sleep(pause)
-        return CmdResult(0)
+    argv = call.argv
+    archive, target = argv[argv.index("-xpf") + 1], argv[argv.index("-C") + 1]
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        pause = 1.0 / max(1, len(members))
+        for member in members:
+            tar.extract(member, target, filter="tar")
+            time.sleep(pause)
+    return CmdResult(0)
 
 
 @pytest.fixture
@@ -48,7 +44,7 @@ def test_extraction_reports_as_it_goes(tmp_path, served, monkeypatch):
     monkeypatch.setattr(release, "EXTRACT_POLL_SECONDS", 0.05)
     events = []
     cfg = support.config(tmp_path, [served])
-    release.install_base(support.host(SlowTar()), cfg, "p1", progress=events.append)
+    release.install_base(support.host(support.Runner().on(["tar"], slow_tar)), cfg, "p1", progress=events.append)
     extract = [e for e in events if e["what"] == "release/extract"]
     total = extract[0]["total"]
     assert total == os.path.getsize(os.path.join(cfg.cache_dir, cfg.release, cfg.arch, "base.tar"))

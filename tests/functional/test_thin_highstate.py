@@ -9,7 +9,6 @@ neighbours untouched; thick <-> thin conversion is refused.
 
 import copy
 import errno
-import hashlib
 import os
 
 import pytest
@@ -19,6 +18,7 @@ from salt_jail.core.tools import jailcmd
 from salt_jail.rehearsal import nullfs
 
 from tests.support.states import apply_jail as highstate, changed, failed
+from tests.support.tree import snapshot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not nullfs.available(),
                                 reason="thin prisoners' nullfs mounts are bind mounts: needs root (CAP_SYS_ADMIN)")
@@ -59,19 +59,6 @@ def nullfs_mounts(loaders, scratch, name):
             if m.fstype == "nullfs" and m.mountpoint.startswith(f"/home/jail/{name}/")]
 
 
-def tree_digest(top):
-    h = hashlib.sha256()
-    for directory, dirs, files in sorted(os.walk(top)):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(directory, name)
-            h.update(path.encode())
-            if not os.path.islink(path):
-                with open(path, "rb") as fh:
-                    h.update(fh.read())
-    return h.hexdigest()
-
-
 def test_mixed_thick_and_thin_highstate(make_loaders, mixed_pillar, scratch, unmount):
     loaders = make_loaders(mixed_pillar)
     first = highstate(loaders)
@@ -104,7 +91,7 @@ def test_mixed_thick_and_thin_highstate(make_loaders, mixed_pillar, scratch, unm
     (thin_root / "etc" / "motd.template").write_text("prisoner2 only\n")
     assert (tree / "etc" / "motd.template").read_text() != "prisoner2 only\n"
     assert (scratch / "home/jail/prisoner3/etc/motd.template").read_text() != "prisoner2 only\n"
-    before = tree_digest(tree)
+    before = snapshot(tree)
 
     # stop + start: the mounts are back exactly as the fstab lists them
     assert loaders.modules.jailprov.stop("prisoner2")["changed"]
@@ -143,7 +130,7 @@ def test_mixed_thick_and_thin_highstate(make_loaders, mixed_pillar, scratch, unm
     assert third["jailprov-prisoner3-absent"]["changes"]
     assert not (scratch / "home/jail/prisoner3").exists() and not (scratch / "etc/fstab.prisoner3").exists()
     assert not nullfs_mounts(loaders, scratch, "prisoner3")
-    assert tree_digest(tree) == before
+    assert snapshot(tree) == before
     assert [(s, d, "ro") for s, d in fstab_pairs(scratch, "prisoner2")] == nullfs_mounts(loaders, scratch, "prisoner2")
     assert (scratch / "home/jail/prisoner2/etc/motd.template").read_text() == "prisoner2 only\n"
     assert (thick / "bin" / "sh").is_file()

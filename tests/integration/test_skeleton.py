@@ -4,6 +4,8 @@ import copy
 
 import pytest
 
+from tests.support.tree import snapshot
+
 from .conftest import write_pillar
 
 pytestmark = pytest.mark.integration
@@ -30,8 +32,7 @@ def test_bad_pillar_through_state_apply_changes_nothing(salt_cli, salt_minion, p
     bad["jailprov"]["arch"] = "amd46"
     write_pillar(pillar_dir, {"jailer1": ["bad"]}, {"bad": bad})
     salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=salt_minion.id)
-    before = sorted(p.relative_to(scratch_root).as_posix() for p in scratch_root.rglob("*")
-                    if ".rehearsal" not in p.parts)
+    before = snapshot(scratch_root, skip=(".rehearsal",))
     ret = salt_cli.run("jailprov.validate", minion_tgt=salt_minion.id)
     assert ret.data["valid"] is False
     assert any(e.startswith("jailprov:arch:") and "amd64" in e for e in ret.data["errors"])
@@ -45,6 +46,4 @@ def test_bad_pillar_through_state_apply_changes_nothing(salt_cli, salt_minion, p
     assert valid and valid[0]["result"] is False
     assert "jailprov:arch" in valid[0]["comment"]
     assert all(not s["changes"] for s in states.values()), states
-    after = sorted(p.relative_to(scratch_root).as_posix() for p in scratch_root.rglob("*")
-                   if ".rehearsal" not in p.parts)
-    assert after == before
+    assert snapshot(scratch_root, skip=(".rehearsal",)) == before

@@ -16,22 +16,14 @@ from salt_jail import rehearse
 from salt_jail.core import model
 from salt_jail.core.features import lifecycle, steps
 from salt_jail.core.io.host import Host
-
-
-def _tree(top):
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(top):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            found[os.path.relpath(path, top)] = os.lstat(path).st_mode
-    return found
+from tests.support.tree import snapshot
 
 
 def test_a_link_in_the_scratch_root_never_leads_the_product_out(rehearsal_root, tmp_path):
     outside = tmp_path / "elsewhere"
     (outside / "jail").mkdir(parents=True)
     (outside / "jail" / "keep").write_text("the machine's own file\n")
-    before = _tree(outside)
+    before = snapshot(outside)
     os.symlink(str(outside), os.path.join(rehearsal_root, "home"))   # absolute: the machine's /tmp/.../elsewhere
     host = Host(root=rehearsal_root, bindir=os.path.join(rehearsal_root, ".rehearsal", "bin"))
     assert host.path("/home/jail/p1") == os.path.join(rehearsal_root, str(outside).lstrip("/"), "jail", "p1")
@@ -47,7 +39,7 @@ def test_a_link_in_the_scratch_root_never_leads_the_product_out(rehearsal_root, 
     gone = model.parse({"jail_root": "/home/jail", "release": "14.2-RELEASE", "absent": ["p1"]})
     assert lifecycle.destroy(host, gone, "p1").changed
     assert not os.path.exists(prisoner)
-    assert _tree(outside) == before                       # never written, never deleted
+    assert snapshot(outside) == before                       # never written, never deleted
 
 
 @pytest.mark.parametrize("follow", [False, True])

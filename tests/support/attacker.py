@@ -113,16 +113,3 @@ class Attacker(threading.Thread):
             exchange(self.directory, self.link)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.link)
-
-
-def snapshot(paths):
-    """Content, mode and owner of host files (``None`` for a missing one)."""
-    found = {}
-    for path in paths:
-        try:
-            st = os.lstat(path)
-            with open(path, "rb") as fh:
-                found[path] = (fh.read(), st.st_mode, st.st_uid, st.st_gid)
-        except FileNotFoundError:
-            found[path] = None
-    return found

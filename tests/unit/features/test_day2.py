@@ -2,7 +2,6 @@
 
 import copy
 import json
-import pathlib
 
 import pytest
 
@@ -10,26 +9,8 @@ from salt_jail.core import model
 from salt_jail.core.features import day2, hostconf
 from salt_jail.core.formats import jailconf
 from salt_jail.core.errors import JailprovError
-from salt_jail.core.io.host import CmdResult, Host
-
-
-class Jails:
-    """jls/jail for running jails {name: path}; records every argv."""
-
-    def __init__(self, running):
-        self.running = dict(running)
-        self.calls = []
-
-    def __call__(self, argv, stdin=None, env=None, cwd=None, secret=False):
-        argv = [pathlib.Path(argv[0]).name] + list(argv[1:])
-        self.calls.append(argv)
-        if argv[0] == "jls":
-            jails = [{"jid": i + 1, "name": n, "hostname": n, "path": p, "state": "ACTIVE", "ipv4_addrs": [],
-                      "ipv6_addrs": []} for i, (n, p) in enumerate(self.running.items())]
-            return CmdResult(0, json.dumps({"__version": "2", "jail-information": {"jail": jails}}))
-        if argv[0] == "mount":
-            return CmdResult(0, "")
-        return CmdResult(0)
+from salt_jail.core.io.host import Host
+from tests.support.runner import FakeRunner, play_jails
 
 
 # kern_jail.c CTLFLAG_RW parameters change live; RDTUN ones, exec.*, mount.* and interface-borne addresses restart
@@ -75,7 +56,8 @@ def test_relative_include_is_relative_to_the_including_file():
 def moved(tmp_path, seed_pillar):
     """prisoner1 installed and running under /home/jail; the pillar moves it to /srv/jails."""
     cfg = model.from_pillar(seed_pillar)
-    host = Host(root=str(tmp_path), runner=Jails({"prisoner1": "/home/jail/prisoner1"}), bindir="/nonexistent")
+    runner = play_jails(FakeRunner(), {"prisoner1": "/home/jail/prisoner1"})
+    host = Host(root=str(tmp_path), runner=runner, bindir="/nonexistent")
     (tmp_path / "etc").mkdir()
     old = tmp_path / "home/jail/prisoner1"
     (old / "var/db").mkdir(parents=True)
@@ -97,7 +79,7 @@ def test_move_is_planned_checked_and_done_last(moved):
     assert res.changed and "moved /home/jail/prisoner1 to /srv/jails/prisoner1" in res.comment
     assert (root / "srv/jails/prisoner1/var/db/jailprov-base.json").exists()
     assert not (root / "home/jail/prisoner1").exists()
-    jail = [c for c in host.runner.calls if c[0] == "jail"]
+    jail = host.runner.commands("jail")
     assert jail == [dry.data["stop"], dry.data["start"]]
 
 
@@ -111,5 +93,5 @@ def test_move_across_file_systems_is_refused_before_anything_stops(moved, monkey
                  lambda: day2.converge(host, cfg, "prisoner1", test=True, after_jail_conf=True)):
         with pytest.raises(JailprovError, match="on different file systems"):
             call()
-    assert [c for c in host.runner.calls if c[0] == "jail"] == []
+    assert host.runner.commands("jail") == []
     assert (root / "home/jail/prisoner1").exists()

@@ -1,7 +1,6 @@
 """Host configuration (seed step 10): jail.conf blocks and rc.conf, on an administrator's own files."""
 
 import copy
-import json
 import pathlib
 
 import pytest
@@ -10,30 +9,10 @@ from salt_jail.core import model
 from salt_jail.core.features import day2, hostconf
 from salt_jail.core.formats import jailconf
 from salt_jail.core.errors import JailprovError, ValidationError
-from salt_jail.core.io.host import CmdResult, Host
+from salt_jail.core.io.host import Host
+from tests.support.runner import FakeRunner, play_jails
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "hostconf"
-
-
-class FakeJails:
-    """A runner playing jls/jail for a set of running jail names; records every argv."""
-
-    def __init__(self, running=()):
-        self.running = list(running)
-        self.calls = []
-
-    def __call__(self, argv, stdin=None, env=None, cwd=None, secret=False):
-        argv = [pathlib.Path(argv[0]).name] + list(argv[1:])
-        self.calls.append(argv)
-        if argv[0] == "jls":
-            jails = [{"jid": i + 1, "name": n, "hostname": n, "path": f"/home/jail/{n}", "state": "ACTIVE",
-                      "ipv4_addrs": [], "ipv6_addrs": []} for i, n in enumerate(self.running)]
-            return CmdResult(0, json.dumps({"__version": "2", "jail-information": {"jail": jails}}))
-        if argv[0] == "jail" and "-c" in argv:
-            self.running.append(argv[-1])
-        elif argv[0] == "jail" and "-r" in argv:
-            self.running.remove(argv[-1])
-        return CmdResult(0)
 
 
 @pytest.fixture
@@ -45,7 +24,9 @@ def root(tmp_path):
 
 
 def host_for(root, running=()):
-    return Host(root=str(root), runner=FakeJails(running), bindir="/nonexistent")
+    """A host on ``root`` whose runner plays jls/jail for the ``running`` jail names; it records every argv."""
+    runner = play_jails(FakeRunner(), {name: f"/home/jail/{name}" for name in running}, follow_jail=True)
+    return Host(root=str(root), runner=runner, bindir="/nonexistent")
 
 
 def cfg_for(seed_pillar, **changes):
@@ -117,7 +98,7 @@ def test_running_prisoner_keeps_running_its_block_is_kept_and_a_live_change_need
     assert not (root / "var/run/jailprov/prisoner1.conf").exists()
     res = hostconf.jail_conf(host, cfg2, "prisoner1")
     assert res.changed and "keeps running" in res.comment
-    assert [c for c in host.runner.calls if c[0] == "jail"] == []       # never stopped by the jail.conf state
+    assert host.runner.commands("jail") == []       # never stopped by the jail.conf state
     kept = jailconf.effective_params(jailconf.parse((root / "var/run/jailprov/prisoner1.conf").read_text()),
                                      "prisoner1", read=lambda _p: [])
     assert kept["devfs_ruleset"] == ["4"] and kept["path"] == ["/home/jail/prisoner1"]
@@ -125,7 +106,7 @@ def test_running_prisoner_keeps_running_its_block_is_kept_and_a_live_change_need
                                                                                "changed live (devfs_ruleset)")
     res = day2.converge(host, cfg2, "prisoner1")
     assert res.changed and "no restart" in res.comment
-    assert [c for c in host.runner.calls if c[0] == "jail"] == [["jail", "-f", "/etc/jail.conf", "-m", "prisoner1"]]
+    assert host.runner.commands("jail") == [["jail", "-f", "/etc/jail.conf", "-m", "prisoner1"]]
     assert not (root / "var/run/jailprov/prisoner1.conf").exists()
     assert not day2.converge(host, cfg2, "prisoner1").changed
 
@@ -136,21 +117,19 @@ def test_running_prisoner_is_restarted_last_stopped_with_the_block_it_was_starte
     seed_pillar["jailprov"]["prisoners"]["prisoner1"]["params"] = {"exec.start": "/bin/sh /etc/rc.new"}
     cfg2 = model.from_pillar(seed_pillar)
     seen_at_stop = []
+    host = host_for(root, running=["prisoner1"])
 
-    class Spy(FakeJails):
-        def __call__(self, argv, **kw):
-            if pathlib.Path(argv[0]).name == "jail" and "-r" in argv:
-                seen_at_stop.append((root / argv[argv.index("-f") + 1].lstrip("/")).read_text())
-            return super().__call__(argv, **kw)
+    def watch(call):    # returns None: jail -r then runs as before
+        seen_at_stop.append((root / call.argv[call.argv.index("-f") + 1].lstrip("/")).read_text())
 
-    host = Host(root=str(root), runner=Spy(running=["prisoner1"]), bindir="/nonexistent")
+    host.runner.on(lambda command: command[0] == "jail" and "-r" in command, watch)
     hostconf.jail_conf(host, cfg2, "prisoner1")
     dry = day2.converge(host, cfg2, "prisoner1", test=True)
     assert "needs a restart because exec.start changed" in dry.comment
     res = day2.converge(host, cfg2, "prisoner1")
     assert res.changed and "restarted because exec.start changed" in res.comment
     assert len(seen_at_stop) == 1 and "/etc/rc.new" not in seen_at_stop[0] and "/etc/rc" in seen_at_stop[0]
-    jail_calls = [c for c in host.runner.calls if c[0] == "jail"]
+    jail_calls = host.runner.commands("jail")
     assert jail_calls == [["jail", "-q", "-f", "/var/run/jailprov/prisoner1.conf", "-r", "prisoner1"],
                           ["jail", "-f", "/etc/jail.conf", "-c", "prisoner1"]]
     assert dry.data["stop"] == jail_calls[0] and dry.data["start"] == jail_calls[1]
@@ -166,7 +145,7 @@ def test_auto_restart_false_refuses_the_restart_and_changes_nothing(root, seed_p
     for test in (True, False):
         with pytest.raises(JailprovError, match=r"restart needed because jid changed \(1 -> 7\)"):
             day2.converge(host, cfg2, "prisoner1", test=test)
-    assert [c for c in host.runner.calls if c[0] == "jail"] == []
+    assert host.runner.commands("jail") == []
 
 
 def test_layout_switch_moves_blocks_never_twice(root, seed_pillar):

@@ -12,9 +12,10 @@ import pytest
 from salt_jail.core import model
 from salt_jail.core.features import lifecycle
 from salt_jail.core.errors import CommandError, JailprovError, ValidationError
-from salt_jail.core.io.host import CmdResult, Host
-
+from salt_jail.core.io.host import Host
+from tests.support.runner import FakeRunner, jls_json
 from tests.support.samples import SEED_PING  # the tutorial's own ping output
+from tests.support.tree import snapshot
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "lifecycle"
 
@@ -47,28 +48,7 @@ def jls(*jails):
     for name, jid, *ip in jails:
         entries.append({"jid": jid, "hostname": f"{name}.example", "path": f"/home/jail/{name}", "name": name,
                         "state": "ACTIVE", "cpusetid": jid + 1, "ipv4_addrs": ip, "ipv6_addrs": []})
-    return json.dumps({"__version": "2", "jail-information": {"jail": entries}})
-
-
-class Runner:
-    """A scripted runner: each command must be the next expected argv; answers with its scripted result."""
-
-    def __init__(self):
-        self.script = []
-
-    def expect(self, argv, stdout="", stderr="", retcode=0, effect=None):
-        """Expect ``argv`` (a list, or a predicate on the argv list) next."""
-        self.script.append((argv if callable(argv) else list(argv), CmdResult(retcode, stdout, stderr), effect))
-        return self
-
-    def __call__(self, argv, stdin=None, env=None, cwd=None, secret=False):
-        argv = [os.path.basename(argv[0])] + list(argv[1:])
-        assert self.script, f"unexpected command {argv}"
-        expected, result, effect = self.script.pop(0)
-        assert expected(argv) if callable(expected) else argv == expected
-        if effect is not None:
-            effect(argv)
-        return result
+    return jls_json(entries)
 
 
 @pytest.fixture
@@ -88,9 +68,10 @@ def root(tmp_path):
 
 @pytest.fixture
 def runner():
-    run = Runner()
+    """A scripted runner: each command must be the next expected argv; answers with its scripted result."""
+    run = FakeRunner(default=None)
     yield run
-    assert not run.script, f"expected commands that never ran: {[argv for argv, _, _ in run.script]}"
+    run.assert_done()
 
 
 @pytest.fixture
@@ -303,7 +284,7 @@ def test_stop_refuses_when_the_configured_jid_is_another_jail(host, runner, cfg,
         lifecycle.stop(host, cfg, "prisoner1")
     assert "/etc/jail.conf gives it jid 1, but the running prisoner1 has jid 7" in str(err.value)
     assert held in str(err.value)
-    assert runner.script == []                      # no jail -r ran
+    assert runner.pending() == []                      # no jail -r ran
 
 
 @pytest.mark.parametrize("running", [jls(), jls(("prisoner10", 10), ("prisoner", 3))])
@@ -573,12 +554,6 @@ def absent_cfg():
     pillar = copy.deepcopy(PILLAR)
     pillar["jailprov"]["prisoners"]["prisoner2"] = {"absent": True}
     return model.from_pillar(pillar)
-
-
-def snapshot(root):
-    """Every path below the host root with its content (files) — to prove nothing changed."""
-    return {str(p.relative_to(root)): (p.read_text() if p.is_file() and not p.is_symlink() else None)
-            for p in sorted(root.rglob("*"))}
 
 
 def test_destroy(host, root, runner, absent_cfg):

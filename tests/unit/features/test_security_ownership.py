@@ -15,6 +15,7 @@ from salt_jail.core import model
 from salt_jail.core.features import lifecycle, steps
 from salt_jail.core.errors import JailprovError
 from salt_jail.core.io.host import Host
+from tests.support.tree import snapshot
 
 ADMIN_BLOCK = 'admin {\n\tpath = "/home/jail/admin";\n\thost.hostname = "admin.example.org";\n\tpersist;\n}\n'
 
@@ -31,19 +32,6 @@ def host(rehearsal_root):
     return Host(root=rehearsal_root, bindir=os.path.join(rehearsal_root, ".rehearsal", "bin"))
 
 
-def snapshot(root):
-    """Every path below ``root`` (the rehearsal's own logs aside) with its mode, owner and content."""
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != ".rehearsal"] if dirpath == root else dirnames
-        for entry in dirnames + filenames:
-            path = os.path.join(dirpath, entry)
-            st = os.lstat(path)
-            content = open(path, "rb").read() if stat.S_ISREG(st.st_mode) else None
-            found[os.path.relpath(path, root)] = (st.st_mode, st.st_uid, st.st_gid, content)
-    return found
-
-
 def _tree(host, rel, files=("etc/rc.conf",)):
     top = host.path(rel)
     for name in files:
@@ -55,7 +43,7 @@ def _tree(host, rel, files=("etc/rc.conf",)):
 
 def test_destroy_refuses_a_plain_directory(host):
     _tree(host, "/home/jail/backup", ("etc/important", "db/dump.sql"))
-    before = snapshot(host.root)
+    before = snapshot(host.root, skip=(".rehearsal",))
     for cfg in (_pillar(), _pillar(absent=["backup"])):  # named on the command line, or a typo in absent:
         for force in (False, True):
             with pytest.raises(JailprovError, match="not a prisoner jailprov installed: /home/jail/backup has no "
@@ -63,7 +51,7 @@ def test_destroy_refuses_a_plain_directory(host):
                 lifecycle.destroy(host, cfg, "backup", force=force)
             with pytest.raises(JailprovError, match="not a prisoner jailprov installed"):
                 lifecycle.destroy(host, cfg, "backup", test=True)
-    assert snapshot(host.root) == before
+    assert snapshot(host.root, skip=(".rehearsal",)) == before
 
 
 def test_destroy_refuses_an_administrators_own_jail_whatever_the_flags(host):
@@ -71,14 +59,14 @@ def test_destroy_refuses_an_administrators_own_jail_whatever_the_flags(host):
     with open(host.path("/etc/jail.conf"), "w") as fh:
         fh.write(ADMIN_BLOCK)
     assert rehearsal.cli.main("jail", ["-f", "/etc/jail.conf", "-c", "admin"], host.root) == 0
-    before = snapshot(host.root)
+    before = snapshot(host.root, skip=(".rehearsal",))
     for force in (False, True):
         with pytest.raises(JailprovError, match="an administrator's own jail .* /etc/jail.conf defines it; it is "
                                                 "running.*destroy_unmanaged=admin"):
             lifecycle.destroy(host, _pillar(), "admin", force=force)
     with pytest.raises(JailprovError, match="administrator's own jail"):
         lifecycle.destroy(host, _pillar(), "admin", force=True, destroy_unmanaged="other")
-    assert snapshot(host.root) == before
+    assert snapshot(host.root, skip=(".rehearsal",)) == before
     assert [j["name"] for j in lifecycle.running_jails(host)] == ["admin"]
     # the separate, explicitly named override
     result = lifecycle.destroy(host, _pillar(), "admin", destroy_unmanaged="admin")
@@ -99,12 +87,12 @@ def test_destroy_removes_what_jailprov_installed(host):
 def test_destroy_an_absent_name_that_does_not_exist_is_no_change(host):
     with open(host.path("/etc/rc.conf"), "a") as fh:  # something the rc.conf plan would otherwise tidy
         fh.write('jail_enable="NO"\n')
-    before = snapshot(host.root)
+    before = snapshot(host.root, skip=(".rehearsal",))
     cfg = _pillar(absent=["nosuch"])
     for test in (True, False):
         result = lifecycle.destroy(host, cfg, "nosuch", test=test)
         assert not result.changed and result.comment.startswith("prisoner nosuch is already absent")
-    assert snapshot(host.root) == before
+    assert snapshot(host.root, skip=(".rehearsal",)) == before
 
 
 def test_root_adopts_nothing_silently(host):
@@ -112,7 +100,7 @@ def test_root_adopts_nothing_silently(host):
     alice = _tree(host, "/home/alice", ("mail/inbox", ".profile"))
     os.chmod(alice, 0o700)
     os.chown(alice, 1001, 1001)
-    before = snapshot(host.root)
+    before = snapshot(host.root, skip=(".rehearsal",))
     cfg = model.parse({"jail_root": "/home", "release": "14.2-RELEASE",
                        "prisoners": {"alice": {"hostname": "alice.example.org"}}})
     for test in (True, False):
@@ -121,7 +109,7 @@ def test_root_adopts_nothing_silently(host):
                                                 r"jailprov adopts nothing and changed nothing. Move that directory "
                                                 r"away, or choose another prisoner name or jail_root for alice"):
             steps.ensure_root(host, cfg, "alice", test=test)
-    assert snapshot(host.root) == before
+    assert snapshot(host.root, skip=(".rehearsal",)) == before
     st = os.stat(alice)
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o700, 1001, 1001)
 

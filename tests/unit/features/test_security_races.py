@@ -20,7 +20,8 @@ from salt_jail.core.tools import jailcmd
 from salt_jail.core.errors import JailprovError
 from salt_jail.core.io.host import Host
 
-from tests.support.attacker import Attacker, hook_tool, snapshot
+from tests.support.attacker import Attacker, hook_tool
+from tests.support.tree import entry
 
 HASH = "$6$jailprov$" + "B" * 86
 OLD = "$6$old$" + "C" * 86
@@ -69,7 +70,7 @@ def _start(host):
 
 
 def _host_snapshot(host):
-    return snapshot([host.path("/" + rel) for rel in HOST_FILES])
+    return {rel: entry(host.path("/" + rel)) for rel in HOST_FILES}
 
 
 # --------------------------------------------------------------------------------------------------

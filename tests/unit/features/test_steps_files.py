@@ -1,7 +1,6 @@
 """core.steps on a scratch host root with a fake pw: dry runs, idempotence, symlink escapes, secrets."""
 
 import dataclasses
-import json
 import os
 import re
 import stat
@@ -12,6 +11,8 @@ from salt_jail.core.features import steps
 from salt_jail.core.errors import CommandError, JailprovError, ValidationError
 from salt_jail.core.io.host import CmdResult, Host
 from salt_jail.core.model import Config, HostConfig, IdRange, Prisoner, PwRange
+from tests.support.runner import FakeRunner, play_jails
+from tests.support.tree import snapshot, timeless
 
 HASH = "$6$jailprovtest$" + "Q" * 86
 OLD_HASH = "$6$fixture$oldroothash"
@@ -26,35 +27,26 @@ GROUP = "wheel:*:0:root\ndaemon:*:1:\n"
 JAIL_PW = ["/usr/sbin/jail", "-c", "path=/home/jail/web", "command=/usr/sbin/pw", "usermod", "root"]
 
 
-class FakePw:
-    """Records every command; plays pw run confined to a prisoner — ``jail -c path=DIR command=/usr/sbin/pw
-    usermod root -H 0 | -h -`` (stopped) or ``jexec NAME /usr/sbin/pw ...`` (running, per ``running``) — by
-    editing DIR/etc/master.passwd.  ``jls`` queries answer with the ``running`` jails and are not recorded."""
+def fake_pw(host_root, fail=None, effective=True, running=()):
+    """A runner playing pw run confined to a prisoner — ``jail -c path=DIR command=/usr/sbin/pw usermod root
+    -H 0 | -h -`` (stopped) or ``jexec NAME /usr/sbin/pw ...`` (running, per ``running``) — by editing
+    DIR/etc/master.passwd (unless not ``effective``; exit 67 and ``fail`` when given).  ``jls`` answers with the
+    ``running`` jails; :func:`pw_calls` leaves those queries out."""
+    running = dict(running)  # name -> path
 
-    def __init__(self, host_root, fail=None, effective=True, running=()):
-        self.host_root = host_root
-        self.calls = []
-        self.fail = fail
-        self.effective = effective
-        self.running = dict(running)  # name -> path
-
-    def __call__(self, argv, stdin=None, env=None, cwd=None, secret=False):
-        if argv[0] == "/usr/sbin/jls":
-            jails = [{"jid": i + 1, "name": n, "path": p, "hostname": n, "ipv4_addrs": [], "ipv6_addrs": []}
-                     for i, (n, p) in enumerate(self.running.items())]
-            return CmdResult(0, json.dumps({"__version": "2", "jail-information": {"jail": jails}}))
-        self.calls.append({"argv": list(argv), "stdin": stdin, "secret": secret})
-        if self.fail:
-            return CmdResult(67, "", self.fail)
+    def pw(call):
+        argv, stdin = call.argv, call.stdin
+        if fail:
+            return CmdResult(67, "", fail)
         if argv[0] == "/usr/sbin/jexec":
-            path, command = self.running[argv[1]], argv[2:]
+            path, command = running[argv[1]], argv[2:]
         else:
             assert argv[:2] == ["/usr/sbin/jail", "-c"] and argv[2].startswith("path=")
             path, command = argv[2][len("path="):], [argv[3][len("command="):]] + argv[4:]
         assert command[:3] == ["/usr/sbin/pw", "usermod", "root"] and "-R" not in command
         new_hash = "*" if command[3:] == ["-h", "-"] else stdin.rstrip("\n")
-        if self.effective:
-            path = os.path.join(self.host_root, path.lstrip("/"), "etc", "master.passwd")
+        if effective:
+            path = os.path.join(host_root, path.lstrip("/"), "etc", "master.passwd")
             with open(path) as f:
                 lines = f.read().split("\n")
             lines = [":".join([ln.split(":")[0], new_hash] + ln.split(":")[2:]) if ln.startswith("root:") else ln
@@ -62,6 +54,13 @@ class FakePw:
             with open(path, "w") as f:
                 f.write("\n".join(lines))
         return CmdResult(0)
+
+    return play_jails(FakeRunner(default=pw), running)
+
+
+def pw_calls(runner):
+    """What ran besides the jls queries: argv (tool paths), stdin and secret of each command."""
+    return [{"argv": c.argv, "stdin": c.stdin, "secret": c.secret} for c in runner.calls if c.tool != "jls"]
 
 
 def _prisoner(**changes):
@@ -109,26 +108,8 @@ def world(tmp_path):
         _write(web / rel, text)
     os.chmod(web, 0o755)
     os.chmod(root / "home" / "jail", 0o755)
-    runner = FakePw(str(root))
+    runner = fake_pw(str(root))
     return Host(root=str(root), runner=runner), root, web, runner
-
-
-def _snapshot(top):
-    """Everything under ``top``: path -> (type/mode/owner, content or link target)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(top):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                body = "-> " + os.readlink(path)
-            elif stat.S_ISREG(st.st_mode):
-                with open(path, "rb") as f:
-                    body = f.read()
-            else:
-                body = None
-            out[os.path.relpath(path, top)] = (st.st_mode, st.st_uid, st.st_gid, body)
-    return out
 
 
 PRISONER_STEPS = [fn for _, fn in steps.STEPS]
@@ -153,16 +134,16 @@ def test_steps_are_listed_in_seed_order():
 def test_dry_run_then_real_run_then_no_change(world, fn, rel, diff_line):
     host, root, web, _ = world
     cfg = _config()
-    before = _snapshot(root)
+    before = snapshot(root)
     dry = fn(host, cfg, "web", test=True)
-    assert _snapshot(root) == before, "test mode wrote something"
+    assert snapshot(root) == before, "test mode wrote something"
     assert dry.changed and diff_line in dry.diff.splitlines()
     assert dry.comment.startswith(f"/home/jail/web/{rel} would be changed")
     assert f"--- a/{rel}" in dry.diff or "--- /dev/null" in dry.diff
     real = fn(host, cfg, "web")
     assert (real.changed, real.diff) == (dry.changed, dry.diff)
     assert real.comment == dry.comment.replace("would be changed", "was changed")
-    assert _snapshot(root) != before
+    assert timeless(snapshot(root)) != timeless(before)
     again = fn(host, cfg, "web")
     assert (again.changed, again.diff) == (False, "")
     assert again.comment.startswith(f"/home/jail/web/{rel} is already correct")
@@ -230,10 +211,10 @@ def test_syslog_without_the_rule_is_no_change_with_a_comment(world):
 def test_binary_file_is_an_error_and_nothing_is_written(world):
     host, root, web, _ = world
     (web / "etc" / "crontab").write_bytes(b"\x00\x01binary")
-    before = _snapshot(root)
+    before = snapshot(root)
     with pytest.raises(JailprovError, match="/home/jail/web/etc/crontab is a binary file"):
         steps.crontab_adjkerntz(host, _config(), "web")
-    assert _snapshot(root) == before
+    assert snapshot(root) == before
 
 
 def test_missing_base_file_names_the_base_step(world):
@@ -292,12 +273,12 @@ def test_etc_link_climbing_to_the_host_etc_is_refused_by_every_step(world):
     # /home/jail/web/etc -> ../../../etc is the host's /etc the host's way (one more ../ on /usr/home).
     (web / "etc").symlink_to("../../../etc")
     assert (web / "etc" / "hosts").read_text() == HOST_HOSTS  # the host's way does reach the host
-    before = _snapshot(root / "etc")
+    before = snapshot(root / "etc")
     for _, fn in steps.STEPS[1:]:  # inside the prisoner, etc -> /etc is a loop; pw is not even run
         with pytest.raises(JailprovError, match="symbolic link"):
             fn(host, _config(), "web")
-    assert _snapshot(root / "etc") == before
-    assert world[3].calls == []
+    assert snapshot(root / "etc") == before
+    assert pw_calls(world[3]) == []
 
 
 def test_zone_file_is_checked_inside_the_prisoner(world):
@@ -392,14 +373,14 @@ def test_audit_ids_reports_shared_ids_and_skips_uninstalled_prisoners(world):
         f.write("bob:*:1001:1001::0:0::/home/bob:/bin/sh\n")
     cfg = _config()
     cfg.prisoners["db"] = _prisoner(name="db", path="/home/jail/db")
-    before = _snapshot(root)
+    before = snapshot(root)
     report = steps.audit_ids(host, cfg)
     assert report["shared_uids"] == [
         {"id": 1001, "accounts": [{"owner": "host", "name": "alice"}, {"owner": "web", "name": "bob"}]}]
     assert report["uids_out_of_range"] == [{"owner": "web", "name": "bob", "id": 1001, "range": [2000, 2999]}]
     assert list(report["skipped"]) == ["db"] and "step 'root'" in report["skipped"]["db"]
     assert "hostroothash" not in repr(report) and "oldroothash" not in repr(report)
-    assert _snapshot(root) == before
+    assert snapshot(root) == before
 
 
 # ---------------------------------------------------------------------------------------------- step 9
@@ -429,14 +410,14 @@ def _no_secret(result, secret=HASH):
 def test_root_password_sets_the_hash_through_stdin(world):
     host, root, web, runner = world
     dry = steps.root_password(host, _config(), "web", test=True)
-    assert (dry.changed, dry.comment, runner.calls) == (True, "root password of prisoner web would be changed", [])
+    assert (dry.changed, dry.comment, pw_calls(runner)) == (True, "root password of prisoner web would be changed", [])
     result = steps.root_password(host, _config(), "web")
     assert (result.changed, result.comment, result.diff, result.data) == (
         True, "root password of prisoner web was changed", "", {})
-    assert runner.calls == [{"argv": JAIL_PW + ["-H", "0"], "stdin": HASH + "\n", "secret": True}]
+    assert pw_calls(runner) == [{"argv": JAIL_PW + ["-H", "0"], "stdin": HASH + "\n", "secret": True}]
     assert HASH in (web / "etc" / "master.passwd").read_text()
     again = steps.root_password(host, _config(), "web")
-    assert (again.changed, again.comment, len(runner.calls)) == (
+    assert (again.changed, again.comment, len(pw_calls(runner))) == (
         False, "root password of prisoner web is already correct", 1)
     for res in (dry, result, again):
         _no_secret(res)
@@ -447,7 +428,7 @@ def test_root_password_locked_uses_dash_h_dash(world):
     cfg = _config(_prisoner(root_password="locked"))
     result = steps.root_password(host, cfg, "web")
     assert result.changed and "locked" in result.comment
-    assert runner.calls == [{"argv": JAIL_PW + ["-h", "-"], "stdin": None, "secret": True}]
+    assert pw_calls(runner) == [{"argv": JAIL_PW + ["-h", "-"], "stdin": None, "secret": True}]
     assert (web / "etc" / "master.passwd").read_text().startswith("root:*:0:0:")
     assert not steps.root_password(host, cfg, "web").changed
 
@@ -463,12 +444,12 @@ def test_root_password_locked_accepts_any_hash_starting_with_a_star(world, hash_
     for test in (True, False):
         result = steps.root_password(host, cfg, "web", test=test)
         assert (result.changed, result.comment) == (False, "root password of prisoner web is already correct")
-    assert runner.calls == [] and passwd.read_text().startswith(f"root:{hash_}:0:0:")
+    assert pw_calls(runner) == [] and passwd.read_text().startswith(f"root:{hash_}:0:0:")
 
 
 def test_root_password_failure_never_shows_the_hash(world):
     host, root, _, _ = world
-    host.runner = FakePw(str(root), fail=f"pw: bad hash {HASH}")
+    host.runner = fake_pw(str(root), fail=f"pw: bad hash {HASH}")
     with pytest.raises(CommandError) as err:
         steps.root_password(host, _config(), "web")
     assert HASH not in str(err.value) and HASH not in repr(err.value.__dict__)
@@ -478,7 +459,7 @@ def test_root_password_failure_never_shows_the_hash(world):
 
 def test_root_password_that_did_not_stick_is_an_error(world):
     host, root, _, _ = world
-    host.runner = FakePw(str(root), effective=False)
+    host.runner = fake_pw(str(root), effective=False)
     with pytest.raises(JailprovError, match="succeeded but root's password .* did not change") as err:
         steps.root_password(host, _config(), "web")
     assert HASH not in str(err.value)
@@ -486,9 +467,9 @@ def test_root_password_that_did_not_stick_is_an_error(world):
 
 def test_root_password_in_a_running_prisoner_uses_jexec(world):
     host, root, web, _ = world
-    host.runner = runner = FakePw(str(root), running={"web": "/home/jail/web"})
+    host.runner = runner = fake_pw(str(root), running={"web": "/home/jail/web"})
     assert steps.root_password(host, _config(), "web").changed
-    assert runner.calls == [{"argv": ["/usr/sbin/jexec", "web", "/usr/sbin/pw", "usermod", "root", "-H", "0"],
+    assert pw_calls(runner) == [{"argv": ["/usr/sbin/jexec", "web", "/usr/sbin/pw", "usermod", "root", "-H", "0"],
                              "stdin": HASH + "\n", "secret": True}]
     assert HASH in (web / "etc" / "master.passwd").read_text()
 
@@ -499,21 +480,21 @@ def test_root_password_links_to_host_files_never_reach_them(world, rel):
     host, root, web, runner = world
     os.unlink(web / rel)
     (web / rel).symlink_to(root / rel)
-    before = _snapshot(root / "etc")
+    before = snapshot(root / "etc")
     if rel == "etc/master.passwd":  # the link's target does not exist inside the prisoner: nothing to compare
         with pytest.raises(JailprovError, match=f"/home/jail/web/{rel} does not exist"):
             steps.root_password(host, _config(), "web")
-        assert runner.calls == []
+        assert pw_calls(runner) == []
     else:
         steps.root_password(host, _config(), "web")
-        assert [c["argv"] for c in runner.calls] == [JAIL_PW + ["-H", "0"]]
-    assert _snapshot(root / "etc") == before
+        assert [c["argv"] for c in pw_calls(runner)] == [JAIL_PW + ["-H", "0"]]
+    assert snapshot(root / "etc") == before
 
 
 def test_root_password_not_in_pillar_is_left_alone(world):
     host, _, _, runner = world
     result = steps.root_password(host, _config(_prisoner(root_password=None)), "web")
-    assert not result.changed and runner.calls == []
+    assert not result.changed and pw_calls(runner) == []
 
 
 def test_root_password_without_root_account_is_an_error(world):
@@ -521,7 +502,7 @@ def test_root_password_without_root_account_is_an_error(world):
     (web / "etc" / "master.passwd").write_text("daemon:*:1:1::0:0:Owner:/root:/usr/sbin/nologin\n")
     with pytest.raises(JailprovError, match="/home/jail/web/etc/master.passwd has no root account"):
         steps.root_password(host, _config(), "web", test=True)
-    assert runner.calls == []
+    assert pw_calls(runner) == []
 
 
 def test_hosts_without_addresses_is_left_alone(world):

@@ -5,28 +5,26 @@ import pytest
 from salt_jail.core.formats import jailconf, rcconf
 from salt_jail.core.errors import CommandError
 from salt_jail.core.io.host import CmdResult, Host
+from tests.support.runner import FakeRunner
 
 
-class Runner:
-    def __init__(self, answers=None):
-        self.calls = []
-        self.answers = answers or {}
-
-    def __call__(self, argv, **kwargs):
-        self.calls.append([argv[0].rsplit("/", 1)[-1]] + argv[1:])
-        return self.answers.get(argv[0].rsplit("/", 1)[-1], CmdResult(0, f"answer {len(self.calls)}"))
+def counting_runner():
+    """Answers every command with ``answer N``, N counting the commands run."""
+    runner = FakeRunner()
+    runner.default = lambda call: CmdResult(0, f"answer {len(runner.calls)}")
+    return runner
 
 
 def test_query_without_memo_asks_every_time():
-    runner = Runner()
+    runner = counting_runner()
     host = Host(root="/", runner=runner)
     assert host.query(["jls"]).stdout == "answer 1"
     assert host.query(["jls"]).stdout == "answer 2"
-    assert runner.calls == [["jls"], ["jls"]]
+    assert runner.commands() == [["jls"], ["jls"]]
 
 
 def test_query_with_memo_asks_once_until_another_command_runs():
-    runner = Runner()
+    runner = counting_runner()
     host = Host(root="/", runner=runner, memo={})
     assert host.query(["jls", "-v"]).stdout == "answer 1"
     assert host.query(["jls", "-v"]).stdout == "answer 1"
@@ -35,11 +33,11 @@ def test_query_with_memo_asks_once_until_another_command_runs():
     assert host.query(["jls", "-v"]).stdout == "answer 4"
     host.check(["mount", "-t", "devfs", "devfs", "/x"])   # check() goes through run(): drops it too
     assert host.query(["mount", "-p"]).stdout == "answer 6"
-    assert [c[0] for c in runner.calls] == ["jls", "mount", "jail", "jls", "mount", "mount"]
+    assert [c.tool for c in runner.calls] == ["jls", "mount", "jail", "jls", "mount", "mount"]
 
 
 def test_failed_query_is_not_kept():
-    runner = Runner({"jls": CmdResult(1, "", "jls: boom")})
+    runner = counting_runner().on(["jls"], CmdResult(1, "", "jls: boom"))
     host = Host(root="/", runner=runner, memo={})
     for _ in range(2):
         with pytest.raises(CommandError, match="boom"):
@@ -49,14 +47,14 @@ def test_failed_query_is_not_kept():
 
 def test_a_memo_shared_by_hosts_is_dropped_by_any_of_them():
     memo = {}
-    runner = Runner()
+    runner = counting_runner()
     first, second = Host(runner=runner, memo=memo), Host(runner=runner, memo=memo)
     first.query(["jls"])
     second.query(["jls"])
     assert len(runner.calls) == 1
     second.run(["jail", "-r", "p1"])
     first.query(["jls"])
-    assert [c[0] for c in runner.calls] == ["jls", "jail", "jls"]
+    assert [c.tool for c in runner.calls] == ["jls", "jail", "jls"]
 
 
 def test_jailconf_parse_results_are_shared_but_editing_one_leaves_the_other():

@@ -11,6 +11,7 @@ from salt_jail.core.model import network
 from salt_jail.core.formats import jailconf
 
 from tests.support.pillar import errors_for
+from tests.support.runner import FakeRunner
 
 NET = {"mode": "vnet", "bridge": "bridge0", "ip4": "10.19.0.11/24", "gateway": "10.19.0.1"}
 
@@ -203,25 +204,24 @@ def test_fleet_check_reports_a_mac_on_two_minions(seed_pillar):
     assert vnet.derived_macs("web", "web.korodes.com") != vnet.derived_macs("web", "web2.korodes.com")
 
 
-class _FakeJail:
-    """``host.run`` for ``jexec NAME ifconfig|route ...`` of a running VNET prisoner (the live step)."""
+def _live_jail(state):
+    """A host whose runner plays ``jexec NAME ifconfig|route ...`` of a running VNET prisoner (the live step),
+    with the addresses and gateway of ``state`` ({"inet": [...], "gateway": ...}, which the test may change)."""
+    from salt_jail.core.io.host import CmdResult, Host  # pylint: disable=import-outside-toplevel
 
-    def __init__(self, inet, gateway):
-        self.inet, self.gateway, self.ran = inet, gateway, []
-
-    def run(self, argv):
-        from salt_jail.core.io.host import CmdResult  # pylint: disable=import-outside-toplevel
-
-        command = argv[2:]
-        self.ran.append(command)
+    def jexec(call):
+        command = call.command[2:]
         if command[:2] == ["ifconfig", "e0b_web"] and len(command) == 2:
-            lines = "".join(f"\tinet {a.split('/')[0]} netmask 0xffffff00 broadcast 10.19.0.255\n" for a in self.inet)
+            lines = "".join(f"\tinet {a.split('/')[0]} netmask 0xffffff00 broadcast 10.19.0.255\n"
+                            for a in state["inet"])
             return CmdResult(0, "e0b_web: flags=1008843<UP> metric 0 mtu 1500\n" + lines)
         if command[:3] == ["route", "-n", "get"]:
-            if "-inet6" in command or self.gateway is None:
+            if "-inet6" in command or state["gateway"] is None:
                 return CmdResult(1, "", "route: route has not been found\n")
-            return CmdResult(0, f"   route to: default\n    gateway: {self.gateway}\n")
+            return CmdResult(0, f"   route to: default\n    gateway: {state['gateway']}\n")
         return CmdResult(0)
+
+    return Host(runner=FakeRunner(default=None).on(["jexec", "web"], jexec))
 
 
 @pytest.mark.parametrize("inet, gateway, expected", [
@@ -241,14 +241,19 @@ def test_live_changes_of_a_running_prisoner(seed_pillar, tmp_path, inet, gateway
     rc_conf = tmp_path / "etc/rc.conf"
     rc_conf.write_text('hostname="web"\n')
     root = textedit.Root(str(tmp_path), "/home/jail/web")
-    fake = _FakeJail(inet, gateway)
+    state = {"inet": inet, "gateway": gateway}
+    fake = _live_jail(state)
+
+    def ran():
+        return [c[2:] for c in fake.runner.commands()]
+
     predicted = vnet.prisoner_network(fake, cfg, "web", root, test=True, running=True)
     assert rc_conf.read_text() == 'hostname="web"\n'                 # test mode writes nothing
-    assert not [c for c in fake.ran if c[0] == "route" and c[2] != "get" or c[2:3] in (["inet"],)]
+    assert not [c for c in ran() if c[0] == "route" and c[2] != "get" or c[2:3] in (["inet"],)]
     assert predicted.changed and predicted.data.get("live", []) == [" ".join(a) for a in expected]
     done = vnet.prisoner_network(fake, cfg, "web", root, running=True)
-    assert done.changed and [c for c in fake.ran if c not in (["ifconfig", "e0b_web"],)
+    assert done.changed and [c for c in ran() if c not in (["ifconfig", "e0b_web"],)
                              and c[:3] != ["route", "-n", "get"]] == expected
     assert rc_conf.read_text() == 'hostname="web"\nifconfig_e0b_web="inet 10.19.0.11/24"\ndefaultrouter="10.19.0.1"\n'
-    fake.inet, fake.gateway = ["10.19.0.11/24"], "10.19.0.1"
+    state.update(inet=["10.19.0.11/24"], gateway="10.19.0.1")
     assert not vnet.prisoner_network(fake, cfg, "web", root, running=True).changed
