@@ -17,8 +17,9 @@ the attribute after extraction.  ``etc/login.conf`` holds a ``default`` class wh
 as well as a real base.txz, for the benchmarks.  Generation is deterministic (same arguments, same bytes,
 same sha256) and cached under :func:`default_cache_dir`, so it runs once per machine.
 
-:func:`serve` runs a threaded HTTP server on 127.0.0.1 (random port) over a directory, with hooks to
-answer 404/500 or cut a body short, and a request log.
+:func:`serve` runs a threaded HTTP server on 127.0.0.1 (random port) over a directory.  (The tests' mirror
+that fails on purpose — 404/500, cut or slow bodies, a request log — is a :class:`Handler` of their own, in
+``tests/support/faulty_mirror.py``.)
 
 Command line (for the demo)::
 
@@ -41,7 +42,6 @@ import sys
 import tarfile
 import tempfile
 import threading
-import time
 
 
 # Bump when the generated content changes, so cached trees are rebuilt.
@@ -564,70 +564,19 @@ def make_release(dest_dir, release="14.2-RELEASE", arch="amd64", dists=("base",)
     return target
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves the mirror directory; ``faults`` and ``log`` come from :func:`serve`."""
-
-    faults = {}
-    log = []
-
-    def do_GET(self):
-        fault = self.faults.get(self.path)
-        self.log.append(("GET", self.path, fault))
-        if isinstance(fault, int):
-            self.send_error(fault)
-        elif fault == "truncate":
-            self._send_truncated()
-        elif isinstance(fault, tuple) and fault[0] == "slow":
-            self._send_slowly(*fault[1:])
-        else:
-            super().do_GET()
-
-    def _send_truncated(self):
-        """Announce the full Content-Length, send half the body, close: a dropped download."""
-        body = self.send_head()
-        if body is None:
-            return
-        with body:
-            size = os.fstat(body.fileno()).st_size
-            self.wfile.write(body.read(size // 2))
-        self.close_connection = True
-
-    def _send_slowly(self, interval=0.2, limit=120.0):
-        """Announce the full Content-Length, then send one byte every ``interval`` seconds until the client
-        goes away (or ``limit`` seconds passed): a mirror that never times out and never finishes."""
-        body = self.send_head()
-        if body is None:
-            return
-        end = time.monotonic() + limit
-        with body:
-            try:
-                while time.monotonic() < end:
-                    byte = body.read(1)
-                    if not byte:
-                        break
-                    self.wfile.write(byte)
-                    self.wfile.flush()
-                    time.sleep(interval)
-            except OSError:
-                pass
-        self.close_connection = True
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves the mirror directory, quietly."""
 
     def log_message(self, format, *args):  # noqa: A002 - signature fixed by BaseHTTPRequestHandler
-        """Silence the per-request stderr line; requests are in ``log``."""
+        """Silence the per-request stderr line."""
 
 
-def serve(directory, faults=None, log=None):
-    """Serve ``directory`` over HTTP on 127.0.0.1 (random port) from a background thread.
+def serve(directory, handler=Handler):
+    """Serve ``directory`` over HTTP on 127.0.0.1 (random port) from a background thread, with ``handler``
+    (a :class:`Handler`) answering each request.
 
-    Returns ``(base_url, stop)``; ``stop()`` shuts the server down.  ``faults`` maps a URL path
-    (``/amd64/amd64/14.2-RELEASE/base.txz``) to an HTTP status to answer instead (404, 500) or to
-    ``"truncate"`` (full Content-Length, half the body, then close) or to ``("slow", interval[, limit])`` (one
-byte every ``interval`` seconds, for at most ``limit`` seconds); the caller may change it while
-    the server runs.  Each request is appended to ``log`` as ``("GET", path, fault)``.
+    Returns ``(base_url, stop)``; ``stop()`` shuts the server down.
     """
-    faults = {} if faults is None else faults
-    log = [] if log is None else log
-    handler = type("MirrorHandler", (_Handler,), {"faults": faults, "log": log})
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(handler, directory=os.fspath(directory)))
     server.daemon_threads = True

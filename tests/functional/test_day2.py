@@ -14,6 +14,7 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.rehearsal import mirror
 
+from tests.support import faulty_mirror
 from tests.support.states import apply_jail as _apply, changed as _changed, failed as _failed
 
 BASE = "/amd64/amd64/14.2-RELEASE/base.txz"
@@ -29,7 +30,7 @@ def mirror_dir(tmp_path_factory):
 @pytest.fixture
 def served(mirror_dir):
     faults, log = {}, []
-    url, stop = mirror.serve(str(mirror_dir), faults, log)
+    url, stop = faulty_mirror.serve(str(mirror_dir), faults, log)
     yield url, faults, log
     stop()
 

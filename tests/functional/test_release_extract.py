@@ -19,7 +19,7 @@ import pytest
 from salt_jail.core import release
 from salt_jail.core.errors import CommandError, JailprovError
 from salt_jail.rehearsal import mirror
-from tests.support import releases as support
+from tests.support import faulty_mirror, releases as support
 
 RELEASE_PATH = "/amd64/amd64/14.2-RELEASE"
 
@@ -47,7 +47,7 @@ class Server:
 
 def _serve(directory, request):
     faults, log = {}, []
-    url, stop = mirror.serve(directory, faults, log)
+    url, stop = faulty_mirror.serve(directory, faults, log)
     request.addfinalizer(stop)
     return Server(url, str(directory), faults, log)
 
