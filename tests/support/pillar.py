@@ -1,5 +1,7 @@
 """Pillar helpers shared by the model, tools and features tests."""
 
+import copy
+
 import pytest
 
 from salt_jail.core import model
@@ -11,3 +13,14 @@ def errors_for(pillar):
     with pytest.raises(ValidationError) as info:
         model.from_pillar(pillar)
     return info.value.errors
+
+
+#: A VNET prisoner's ``network`` (on bridge0, 10.19.0.0/24).
+VNET_NETWORK = {"mode": "vnet", "bridge": "bridge0", "ip4": "10.19.0.11/24", "gateway": "10.19.0.1"}
+
+
+def with_prisoners(seed, **prisoners):
+    """A copy of the pillar ``seed`` with ``prisoners`` ({name: mapping}) added or replaced."""
+    data = copy.deepcopy(seed)
+    data["jailprov"]["prisoners"].update(prisoners)
+    return data
