@@ -60,7 +60,7 @@ class FakeRunner:
     of the :class:`Call`, or ``None`` (such a command fails the test).
     """
 
-    def __init__(self, default=CmdResult(0)):
+    def __init__(self, default=lambda call: CmdResult(0)):
         self.default = default
         self.calls = []
         self._rules = []
