@@ -10,6 +10,7 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.rehearsal import zfspool
 from salt_jail.rehearsal.scratch import Scratch
+from tests.support import standins
 
 REASON = zfspool.unavailable_reason()
 pytestmark = pytest.mark.skipif(bool(REASON), reason=f"needs zfs-fuse: {REASON}")
@@ -29,7 +30,7 @@ def hosts(tmp_path):
 
 
 def run(root, tool, *args):
-    proc = subprocess.run([str(root / ".rehearsal/bin" / tool), *args], capture_output=True, text=True, check=False)
+    proc = standins.run(str(root), tool, *args)
     return proc.returncode, proc.stdout, proc.stderr
 
 
