@@ -24,3 +24,15 @@ def with_prisoners(seed, **prisoners):
     data = copy.deepcopy(seed)
     data["jailprov"]["prisoners"].update(prisoners)
     return data
+
+
+def thin_pillar(url="http://127.0.0.1:9/releases", **prisoners):
+    """A small pillar (``{"jailprov": ...}``) of ``prisoners``, by default one thin prisoner p1."""
+    return {"jailprov": {"jail_root": "/home/jail", "release": "14.2-RELEASE", "mirror": url, "interface": "em0",
+                         "prisoners": prisoners or {"p1": thin_prisoner(1)}}}
+
+
+def thin_prisoner(i, **extra):
+    """Thin prisoner number ``i`` (jid i, 192.168.11.30+i)."""
+    return {"jid": i, "ip4": f"192.168.11.{30 + i}", "hostname": f"p{i}.example.org", "type": "thin",
+            "params": {"persist": True}, **extra}

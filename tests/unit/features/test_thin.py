@@ -1,6 +1,7 @@
 """Thin prisoners (core/features/thin.py) on a rehearsal host whose nullfs mounts are real read-only bind mounts: the
-pillar keys, the writable-part archive, the release tree built once, the exact fstab, live mounts against it,
-mount points a prisoner tampered with, conversion refused, destroy and the release tree's removal."""
+writable-part archive, the release tree built once, the exact fstab, live mounts against it,
+mount points a prisoner tampered with, conversion refused, destroy and the release tree's removal.  (The pillar
+keys: tests/unit/model/test_thin_model.py.)"""
 
 import errno
 import io
@@ -13,62 +14,16 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.core import model, release
 from salt_jail.core.features import hostconf, lifecycle, provision, thin
-from salt_jail.core.errors import JailprovError, MissingError, ValidationError
+from salt_jail.core.errors import JailprovError, MissingError
 from salt_jail.core.io.host import Host
 from salt_jail.rehearsal import nullfs
 
+from tests.support.pillar import thin_pillar as pillar, thin_prisoner
 from tests.support.standins import run
 
 TREE = "/home/jail/.releases/14.2-RELEASE-amd64-base"
 needs_mounts = pytest.mark.skipif(os.geteuid() != 0 or not nullfs.available(),
                                   reason="thin prisoners' nullfs mounts are bind mounts: needs root (CAP_SYS_ADMIN)")
-
-
-def pillar(url="http://127.0.0.1:9/releases", **prisoners):
-    return {"jailprov": {"jail_root": "/home/jail", "release": "14.2-RELEASE", "mirror": url, "interface": "em0",
-                         "prisoners": prisoners or {"p1": thin_prisoner(1)}}}
-
-
-def thin_prisoner(i, **extra):
-    return {"jid": i, "ip4": f"192.168.11.{30 + i}", "hostname": f"p{i}.example.org", "type": "thin",
-            "params": {"persist": True}, **extra}
-
-
-# ------------------------------------------------------------------------------------------------
-# the pillar
-# ------------------------------------------------------------------------------------------------
-def test_type_defaults_to_thick_and_releases_dir_to_a_name_no_prisoner_can_take():
-    cfg = model.from_pillar(pillar(p1={"hostname": "p1.example.org"}, p2=thin_prisoner(2)))
-    assert cfg.prisoners["p1"].type == "thick" and cfg.prisoners["p2"].type == "thin"
-    assert cfg.releases_dir == "/home/jail/.releases"
-    with pytest.raises(ValidationError) as err:
-        model.from_pillar(pillar(**{".releases": {"hostname": "x.example.org"}}))
-    assert "jailprov:prisoners:.releases" in str(err.value)
-
-
-def test_defaults_can_make_every_prisoner_thin():
-    data = pillar(p1={"hostname": "p1.example.org"}, p2={"hostname": "p2.example.org", "type": "thick"})
-    data["jailprov"]["defaults"] = {"type": "thin"}
-    cfg = model.from_pillar(data)
-    assert (cfg.prisoners["p1"].type, cfg.prisoners["p2"].type) == ("thin", "thick")
-
-
-@pytest.mark.parametrize("change, words", [
-    ({"prisoners": {"p1": {"hostname": "p1.example.org", "type": "slim"}}},
-     ["jailprov:prisoners:p1:type", "'slim'", "thick", "thin"]),
-    ({"prisoners": {"p1": thin_prisoner(1, params={"mount.fstab": "/etc/fstab.mine"})}},
-     ["jailprov:prisoners:p1:params:mount.fstab", "/etc/fstab.<name>"]),
-    ({"releases_dir": "/home/jail/p1"}, ["jailprov:releases_dir", "overlaps prisoner 'p1'"]),
-    ({"releases_dir": "/home/jail"}, ["jailprov:releases_dir", "of its own"]),
-    ({"releases_dir": "releases"}, ["jailprov:releases_dir", "not an absolute path"]),
-])
-def test_bad_thin_keys_name_the_key(change, words):
-    data = pillar()
-    data["jailprov"].update(change)
-    with pytest.raises(ValidationError) as err:
-        model.from_pillar(data)
-    for word in words:
-        assert word in str(err.value)
 
 
 def test_thin_block_gets_mount_fstab_thick_does_not():
