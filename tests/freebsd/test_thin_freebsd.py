@@ -12,10 +12,11 @@ prisoner's fstab lives in the host's /etc (``/etc/fstab.sjtest_p2``): removed at
 """
 
 import copy
-import hashlib
 import os
 
 import pytest
+
+from tests.support.tree import snapshot
 
 from .hostenv import JAIL, JAIL_CONF, JAIL_ROOT, MOUNT, P2, mounts_below, running_jails, sh
 
@@ -54,16 +55,6 @@ def nullfs_table():
         if len(fields) >= 4 and fields[2] == "nullfs" and fields[1].startswith(top):
             found.append((fields[0], fields[1], fields[3]))
     return found
-
-
-def tree_fingerprint(tree):
-    h = hashlib.sha256()
-    for directory, dirs, files in os.walk(tree):
-        dirs.sort()
-        for name in sorted(files):
-            st = os.lstat(os.path.join(directory, name))
-            h.update(f"{directory}/{name} {st.st_size} {st.st_mtime_ns} {st.st_mode}".encode())
-    return h.hexdigest()
 
 
 def test_thin_prisoner_builds_then_changes_nothing(world):
@@ -111,13 +102,13 @@ def test_destroy_removes_the_writable_part_only(world):
 
     host, cfg, data = world
     tree = thin.tree_path(cfg)
-    before = tree_fingerprint(tree)
+    before = snapshot(tree, contents=False)   # a whole base: metadata, not bytes
     gone = copy.deepcopy(data)
     gone["jailprov"]["prisoners"][P2]["absent"] = True
     assert lifecycle.destroy(host, model.from_pillar(gone), P2).changed
     assert P2 not in running_jails()
     assert not os.path.exists(f"{JAIL_ROOT}/{P2}") and not os.path.exists(FSTAB)
     assert not mounts_below(f"{JAIL_ROOT}/{P2}")
-    assert tree_fingerprint(tree) == before
+    assert snapshot(tree, contents=False) == before
     assert thin.remove_tree(host, model.from_pillar(gone)).changed
     assert not os.path.exists(tree)

@@ -104,3 +104,14 @@ def test_timeless_ignores_only_the_times(tmp_path):
 def test_entry_of_a_missing_path_and_snapshot_of_a_missing_tree(tmp_path):
     assert entry(str(tmp_path / "gone")) is None
     assert snapshot(tmp_path / "gone") == {}
+
+
+def test_snapshot_without_contents_still_sees_size_mode_and_times(tmp_path):
+    (tmp_path / "f").write_text("x")
+    before = snapshot(tmp_path, contents=False)
+    assert before["f"][5] is None                                   # the bytes are not kept
+    for change in (lambda: (tmp_path / "f").write_text("yy"), lambda: os.chmod(tmp_path / "f", 0o600),
+                   lambda: os.utime(tmp_path / "f", ns=(1, 1))):
+        before = snapshot(tmp_path, contents=False)
+        change()
+        assert snapshot(tmp_path, contents=False) != before
