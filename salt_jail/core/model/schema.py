@@ -94,8 +94,8 @@ class Context:
 
     def _parse(self, name, key):
         self.values[name] = _PENDING
-        value = self.values[name] = None if key.parse is None else key.parse(
-            self, f"{self.path}:{name}", self.data.get(name), key.default)
+        value = self.values[name] = (key.parse or _no_value)(self, f"{self.path}:{name}", self.data.get(name),
+                                                            key.default)
         return value
 
     def fields(self):
@@ -111,11 +111,15 @@ class Context:
 
     def parse_all(self):
         values, data, prefix = self.values, self.data, self.path + ":"
-        for name, key in self.keys.items():
+        for name, parse, default in self.schema.parsers[self.kind]:
             if name not in values:
                 values[name] = _PENDING
-                values[name] = None if key.parse is None else key.parse(self, prefix + name, data.get(name),
-                                                                        key.default)
+                values[name] = parse(self, prefix + name, data.get(name), default)
+
+
+def _no_value(_ctx, _path, _raw, _default):
+    """The parser of a key whose value another key's parser reads (``mirror``: see ``mirrors``)."""
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -545,6 +549,8 @@ class Schema:
         self.names = {kind: tuple(k.name for k in keys) for kind, keys in self.sections.items()}
         self.by_name = {kind: {k.name: k for k in keys} for kind, keys in self.sections.items()}
         self.fields = {kind: tuple((k.name, k.store) for k in keys if k.field) for kind, keys in self.sections.items()}
+        self.parsers = {kind: tuple((k.name, k.parse or _no_value, k.default) for k in keys)
+                        for kind, keys in self.sections.items()}
         self.TOP_KEYS, self.HOST_KEYS, self.PRISONER_KEYS = (self.names[k] for k in ("top", "host", "prisoner"))
         #: Keys a prisoner must set itself: they are unique per prisoner.
         self.UNIQUE_KEYS = tuple(k.name for k in prisoner if k.unique)
