@@ -24,12 +24,15 @@ import glob
 import inspect
 import logging
 import os
+import textwrap
 import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_jail.core import model, release
-from salt_jail.core.features import day2, hostaddr, hostconf, lifecycle, provision as provisioning, steps, thin, zfsprov
+from salt_jail.core import registry
+from salt_jail.core.features import day2, hostaddr, hostconf, lifecycle, provision as provisioning, thin, uid_ranges, zfsprov
+from salt_jail.core.features import network as prisoner_network
 from salt_jail.core.features import fleet
 from salt_jail.core.release import cache
 from salt_jail.core.errors import JailprovError, MissingError, PartialError, ValidationError
@@ -323,10 +326,13 @@ def formula_names(pillar=None):
     pillar
         A whole pillar dict to use instead of the minion's own (``{"jailprov": {...}}``).
 
-    Returns ``{"valid": bool, "errors": [...], "present": [...], "thin": [...], "absent": [...], "zfs": bool}``:
+    Returns ``{"valid": bool, "errors": [...], "present": [...], "thin": [...], "absent": [...], "zfs": bool,
+    "steps": {...}, "last": {...}}``:
     ``present`` in pillar order, ``thin`` those of type thin, ``zfs`` whether ``jailprov:zfs`` is set, ``absent``
-    the names to destroy (``jailprov:absent`` and prisoners marked ``absent: true``).  For an
-    invalid pillar both lists are empty, so ``map.jinja`` renders nothing from the pillar: the formula is then
+    the names to destroy (``jailprov:absent`` and prisoners marked ``absent: true``), ``steps`` each present
+    prisoner's steps in order as ``prisoners.sls`` renders them (``[{id, state, requires}]``, from
+    :mod:`salt_jail.core.registry`) and ``last`` the id of the step its ``running`` state requires.  For an
+    invalid pillar every list is empty, so ``map.jinja`` renders nothing from the pillar: the formula is then
     the validation state alone, failing with every error.  Only the pure pillar model is checked here (no
     command runs while SLS files render); the validation state adds the checks against this host.
 
@@ -340,10 +346,13 @@ def formula_names(pillar=None):
     try:
         cfg = model.from_pillar(dict(data))
     except ValidationError as exc:
-        return {"valid": False, "errors": exc.errors, "present": [], "thin": [], "absent": [], "zfs": False}
+        return {"valid": False, "errors": exc.errors, "present": [], "thin": [], "absent": [], "zfs": False,
+                "steps": {}, "last": {}}
     return {"valid": True, "errors": [], "present": [p.name for p in cfg.present],
             "thin": [p.name for p in cfg.present if p.type == "thin"], "absent": list(cfg.absent),
-            "zfs": cfg.zfs is not None}
+            "zfs": cfg.zfs is not None,
+            "steps": {p.name: registry.formula_steps(cfg, p.name) for p in cfg.present},
+            "last": {p.name: registry.last_before_start(cfg, p.name) for p in cfg.present}}
 
 
 def list_():
@@ -470,90 +479,54 @@ def ping(name, host, count=3):
 
 
 # ------------------------------------------------------------------------------------------------
-# Prisoner files (seed steps 1, 3-7, 9)
+# The prisoner steps: one function per step of the registry, named by its id, and their older names
 # ------------------------------------------------------------------------------------------------
-def prisoner_root(name, test=False):
-    """
-    Step 1: the prisoner's root ``jail_root/NAME`` exists as a root-owned directory (mode 0755).
+def _step_function(step):
+    """``jailprov.<step id>(name, test=False[, options])``: step ``step`` of :mod:`salt_jail.core.registry` for one
+    prisoner, documented from the registry (``sys.doc jailprov.<step id>``)."""
+    def run(name, test=False, **options):
+        unknown = sorted(set(options) - {key for key, _ in step.options})
+        if unknown:
+            raise SaltInvocationError(f"jailprov.{step.id}: unknown argument {', '.join(unknown)}")
+        options = {key: bool(options.get(key, default)) for key, default in step.options}
+        if step.fetches:
+            options.update(fetcher=_salt_fetcher, progress=_fire_progress)
+        return _step(step.fn, name, test, follow_move=step.follow_move, **options)
 
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.prisoner_root prisoner1 test=True
-    """
-    return _step(day2.ensure_root, name, test, follow_move=False)
-
-
-def resolv_conf(name, test=False):
-    """
-    Step 3: the prisoner's ``/etc/resolv.conf`` equals the host's (content and mode).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.resolv_conf prisoner1
-    """
-    return _step(steps.resolv_conf, name, test)
+    param = inspect.Parameter
+    run.__signature__ = inspect.Signature(
+        [param("name", param.POSITIONAL_OR_KEYWORD), param("test", param.POSITIONAL_OR_KEYWORD, default=False)]
+        + [param(key, param.POSITIONAL_OR_KEYWORD, default=default) for key, default in step.options])
+    run.__name__ = run.__qualname__ = step.id
+    run.__doc__ = (f"\n{textwrap.fill(step.doc, 112, initial_indent='    ', subsequent_indent='    ')}\n\n    Step ``{step.id}`` of the registry (SLS id ``jailprov-NAME-{step.id}``)."
+                   f"\n\n    CLI Example:\n\n    .. code-block:: bash\n\n        salt '*' jailprov.{step.id} prisoner1 "
+                   f"test=True\n        salt '*' jailprov.{step.id} prisoner1\n")
+    return run
 
 
-def syslog_console(name, test=False):
-    """
-    Step 4: comment out the ``*.err;kern.warning;auth.notice;mail.crit  /dev/console`` rule in the prisoner's
-    ``/etc/syslog.conf`` (matched by its fields, never by line number; no other byte changes).
+def _alias(func, old):
+    """``func`` under the name ``old`` it had before the step registry (documented as such)."""
+    @functools.wraps(func)
+    def alias(*args, **kwargs):
+        return func(*args, **kwargs)
 
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.syslog_console prisoner1 test=True
-    """
-    return _step(steps.syslog_console, name, test)
+    alias.__name__ = alias.__qualname__ = old
+    alias.__doc__ = (f"\n    Alias of ``jailprov.{func.__name__}`` (the name this function had before the step "
+                     f"registry; kept working).\n" + func.__doc__.replace(f"jailprov.{func.__name__} ", f"jailprov.{old} "))
+    return alias
 
 
-def crontab_adjkerntz(name, test=False):
-    """
-    Step 5: comment out the ``adjkerntz -a`` entry of the prisoner's ``/etc/crontab`` (a jail cannot set the
-    kernel's clock; only the host needs it).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.crontab_adjkerntz prisoner1
-    """
-    return _step(steps.crontab_adjkerntz, name, test)
+for _step_def in registry.PRISONER_STEPS:
+    globals()[_step_def.id] = _step_function(_step_def)
+for _kind, _old, _id in registry.ALIASES:
+    if _kind == "exec":
+        globals()[_old] = _alias(globals()[_id], _old)
+del _step_def, _kind, _old, _id
 
 
-def hosts(name, test=False):
-    """
-    Step 6: the prisoner's ``/etc/hosts`` maps each of its addresses to ``FQDN shortname``; a stale line for the
-    same hostname or address is replaced, never duplicated.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.hosts prisoner1
-    """
-    return _step(steps.hosts, name, test)
-
-
-def pw_conf(name, test=False):
-    """
-    Step 7: the prisoner's ``/etc/pw.conf`` carries its UID/GID range (minuid/maxuid/mingid/maxgid) and
-    ``defaultpasswd``, written as pw(8) writes them; other keys and comments stay.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.pw_conf prisoner1
-    """
-    return _step(steps.pw_conf, name, test)
-
-
+# ------------------------------------------------------------------------------------------------
+# The host's pw.conf, the UID/GID audit, a VNET prisoner's network, every step of one prisoner
+# ------------------------------------------------------------------------------------------------
 def host_pw_conf(test=False):
     """
     Step 7 on the host: ``/etc/pw.conf`` carries ``jailprov:host:pw_range`` and ``defaultpasswd``.
@@ -564,7 +537,7 @@ def host_pw_conf(test=False):
 
         salt '*' jailprov.host_pw_conf test=True
     """
-    return _call(steps.host_pw_conf, _host(), _config(), test=bool(test)).as_dict()
+    return _call(uid_ranges.host_pw_conf, _host(), _config(), test=bool(test)).as_dict()
 
 
 def audit_ids():
@@ -578,50 +551,7 @@ def audit_ids():
 
         salt '*' jailprov.audit_ids
     """
-    return _call(steps.audit_ids, _host(), _config())
-
-
-def wall_cmos_clock(name, test=False):
-    """
-    Step 9: ``/etc/wall_cmos_clock`` exists in the prisoner (removed when ``wall_cmos_clock: false``).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.wall_cmos_clock prisoner1
-    """
-    return _step(steps.wall_cmos_clock, name, test)
-
-
-def localtime(name, test=False):
-    """
-    Step 9: the prisoner's ``/etc/localtime`` links to ``/usr/share/zoneinfo/<timezone>``, and that zone file
-    exists inside the prisoner.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.localtime prisoner1
-    """
-    return _step(steps.localtime, name, test)
-
-
-def root_password(name, test=False):
-    """
-    Step 9: the prisoner's root password hash is the pillar's: pw runs confined to the prisoner,
-    ``jexec NAME /usr/sbin/pw usermod root -H 0`` when it runs, else in a transient jail on its path
-    (``jail -c path=ROOT command=/usr/sbin/pw usermod root -H 0``), the hash on stdin (``locked`` → ``-h -``);
-    never ``pw -R`` on a prisoner path. The hash never appears in argv, logs or the return.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.root_password prisoner1
-    """
-    return _step(steps.root_password, name, test)
+    return _call(uid_ranges.audit_ids, _host(), _config())
 
 
 def network(name, test=False):
@@ -636,13 +566,12 @@ def network(name, test=False):
 
         salt '*' jailprov.network prisoner1 test=True
     """
-    return _step(steps.network, name, test)
+    return _step(prisoner_network.network, name, test)
 
 
 def provision(name, test=False):
     """
-    Run the prisoner steps in the seed order (root, base, [fstab: thin prisoners], resolv_conf, syslog, crontab,
-    hosts, pw_conf, devfs, wall_cmos_clock, localtime, root_password) and return each step's result; stops at the
+    Run the prisoner steps in the registry's order ({order}) and return each step's result; stops at the
     first failure.
 
     CLI Example:
@@ -656,6 +585,9 @@ def provision(name, test=False):
     _prisoner_names(cfg, name)
     return _call(provisioning.provision, _host(), cfg, name, test=bool(test), fetcher=_salt_fetcher,
                  progress=_fire_progress)
+
+
+provision.__doc__ = provision.__doc__.replace("{order}", registry.order_text())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -697,41 +629,9 @@ def release_cache(prune=False, test=False):
     return _call(cache.release_cache, _host(), _config(), prune=bool(prune), test=bool(test))
 
 
-def install_base(name, test=False, force=False):
-    """
-    Step 2: extract the verified release into the prisoner's root with the system tar (``tar -xpf``), once.
-    A prisoner stamped with another release is an error (extraction does not upgrade: use freebsd-update)
-    unless ``force=True``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.install_base prisoner1
-    """
-    return _step(release.install_base, name, test, force=bool(force), fetcher=_salt_fetcher,
-                 progress=_fire_progress)
-
-
 # ------------------------------------------------------------------------------------------------
 # Thin prisoners: the shared release tree and each prisoner's fstab
 # ------------------------------------------------------------------------------------------------
-def fstab(name, test=False):
-    """
-    A thin prisoner's ``/etc/fstab.NAME`` lists exactly its read-only nullfs mounts of the release tree, which
-    jail(8) mounts at every start (``mount.fstab`` in its jail.conf block). A running prisoner whose fstab changes
-    is stopped with the old one and started again; a running prisoner whose live mounts (``mount -p``) differ from
-    a correct fstab is reported with the restart it needs. Thick prisoners have none (no change).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.fstab web1 test=True
-    """
-    return _step(thin.fstab, name, test)
-
-
 def release_tree(test=False):
     """
     The release tree thin prisoners share (``releases_dir/RELEASE-ARCH-DISTS``) is extracted from the verified
@@ -768,20 +668,6 @@ def remove_release_tree(release=None, arch=None, dists=None, test=False):  # pyl
 # ------------------------------------------------------------------------------------------------
 # devfs (seed step 8)
 # ------------------------------------------------------------------------------------------------
-def mount_devfs(name, test=False):
-    """
-    Step 8: mount devfs on the prisoner's ``/dev`` with its ruleset in one step (``mount -t devfs -o ruleset=N``),
-    after checking the ruleset is loaded. A prisoner with ``mount.devfs`` set is left to jail(8).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.mount_devfs prisoner1
-    """
-    return _step(lifecycle.mount_devfs, name, test)
-
-
 def umount_devfs(name, test=False):
     """
     Unmount the prisoner's devfs.
@@ -899,33 +785,6 @@ def zfs_host(test=False):
     """
     return _call(zfsprov.host_datasets, _host(), _config(), test=bool(test), fetcher=_salt_fetcher,
                  progress=_fire_progress).as_dict()
-
-
-def dataset(name, test=False):
-    """
-    The prisoner's root is its dataset (``storage: dataset``) or a clone of the release snapshot (``storage:
-    clone``, ``zfs clone -p``), mounted on its path, with the pillar's ``zfs_properties`` set locally.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.dataset web1 test=True
-    """
-    return _step(zfsprov.dataset, name, test, fetcher=_salt_fetcher, progress=_fire_progress)
-
-
-def snapshots(name, test=False):
-    """
-    The prisoner's declared ``snapshots`` exist (each taken once).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' jailprov.snapshots web1
-    """
-    return _step(zfsprov.declared_snapshots, name, test)
 
 
 def snapshot(name, snapshot, test=False):  # pylint: disable=redefined-outer-name

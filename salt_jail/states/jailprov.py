@@ -8,13 +8,21 @@ code in test mode and in a real run — so a dry run predicts exactly what a run
 .. code-block:: yaml
 
     jailprov-prisoner1-syslog:
-      jailprov.syslog_console:
+      jailprov.syslog:
         - name: prisoner1
+
+The prisoner steps' states are generated from the step registry (:mod:`salt_jail.core.registry`), one per step,
+named by its id; the names they had before stay as aliases (``jailprov.devfs_mounted`` = ``jailprov.devfs``...).
 """
 
 import contextlib
+import functools
+import inspect
+import textwrap
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from salt_jail.core import registry
 
 __virtualname__ = "jailprov"
 
@@ -104,17 +112,40 @@ def validated(name="pillar"):
     return ret
 
 
-def prisoner_root(name):
-    """
-    Step 1: the prisoner's root directory exists under ``jail_root``.
+def _step_state(step):
+    """State ``jailprov.<step id>``: step ``step`` of :mod:`salt_jail.core.registry` for prisoner ``name``, through
+    the execution function of the same name."""
+    def run(name, **options):
+        return _run_step(name, step.id, name, **options)
 
-    .. code-block:: yaml
+    param = inspect.Parameter
+    run.__signature__ = inspect.Signature([param("name", param.POSITIONAL_OR_KEYWORD)] + [
+        param(key, param.POSITIONAL_OR_KEYWORD, default=default) for key, default in step.options])
+    run.__name__ = run.__qualname__ = step.id
+    run.__doc__ = (f"\n{textwrap.fill(step.doc, 112, initial_indent='    ', subsequent_indent='    ')}\n\n"
+                   f"    .. code-block:: yaml\n\n        jailprov-prisoner1-{step.id}:\n          jailprov.{step.id}:\n"
+                   "            - name: prisoner1\n")
+    return run
 
-        jailprov-prisoner1-root:
-          jailprov.prisoner_root:
-            - name: prisoner1
-    """
-    return _run_step(name, "prisoner_root", name)
+
+def _alias(func, old):
+    """State ``func`` under the name ``old`` it had before the step registry (documented as such)."""
+    @functools.wraps(func)
+    def alias(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = old
+    alias.__doc__ = (f"\n    Alias of state ``jailprov.{func.__name__}`` (the name it had before the step registry; kept "
+                     "working).\n" + func.__doc__.replace(f"jailprov.{func.__name__}:", f"jailprov.{old}:"))
+    return alias
+
+
+for _step_def in registry.PRISONER_STEPS:
+    globals()[_step_def.id] = _step_state(_step_def)
+for _kind, _old, _id in registry.ALIASES:
+    if _kind == "state":
+        globals()[_old] = _alias(globals()[_id], _old)
+del _step_def, _kind, _old, _id
 
 
 def release_fetched(name="release"):
@@ -130,34 +161,6 @@ def release_fetched(name="release"):
     return _run_step(name, "fetch_release")
 
 
-def base_installed(name, force=False):
-    """
-    Step 2: the release is extracted into the prisoner (stamped; never re-extracted; a different release is an
-    error unless ``force``).
-
-    .. code-block:: yaml
-
-        jailprov-prisoner1-base:
-          jailprov.base_installed:
-            - name: prisoner1
-    """
-    return _run_step(name, "install_base", name, force=force)
-
-
-def fstab(name):
-    """Step 2 of a thin prisoner, second half: its /etc/fstab.NAME lists exactly its read-only release mounts
-    (jail(8) mounts them at every start); live mounts that differ on a running prisoner fail with the restart
-    they need.
-
-    .. code-block:: yaml
-
-        jailprov-web1-fstab:
-          jailprov.fstab:
-            - name: web1
-    """
-    return _run_step(name, "fstab", name)
-
-
 def release_tree_absent(name="release", release=None, arch=None, dists=None):  # pylint: disable=redefined-outer-name
     """A release tree of thin prisoners is removed (refused, naming them, while any jail uses it).
 
@@ -170,66 +173,6 @@ def release_tree_absent(name="release", release=None, arch=None, dists=None):  #
     return _run_step(name, "remove_release_tree", release=release, arch=arch, dists=dists)
 
 
-def resolv_conf(name):
-    """Step 3: the prisoner's /etc/resolv.conf equals the host's.
-
-    .. code-block:: yaml
-
-        jailprov-prisoner1-resolv_conf:
-          jailprov.resolv_conf:
-            - name: prisoner1
-    """
-    return _run_step(name, "resolv_conf", name)
-
-
-def syslog_console(name):
-    """Step 4: the console rule in the prisoner's /etc/syslog.conf is commented out.
-
-    .. code-block:: yaml
-
-        jailprov-prisoner1-syslog:
-          jailprov.syslog_console:
-            - name: prisoner1
-    """
-    return _run_step(name, "syslog_console", name)
-
-
-def crontab_adjkerntz(name):
-    """Step 5: the ``adjkerntz -a`` entry of the prisoner's /etc/crontab is commented out.
-
-    .. code-block:: yaml
-
-        jailprov-prisoner1-crontab:
-          jailprov.crontab_adjkerntz:
-            - name: prisoner1
-    """
-    return _run_step(name, "crontab_adjkerntz", name)
-
-
-def hosts(name):
-    """Step 6: the prisoner's /etc/hosts maps its addresses to its FQDN and short name.
-
-    .. code-block:: yaml
-
-        jailprov-prisoner1-hosts:
-          jailprov.hosts:
-            - name: prisoner1
-    """
-    return _run_step(name, "hosts", name)
-
-
-def pw_conf(name):
-    """Step 7: the prisoner's /etc/pw.conf carries its UID/GID range.
-
-    .. code-block:: yaml
-
-        jailprov-prisoner1-pw_conf:
-          jailprov.pw_conf:
-            - name: prisoner1
-    """
-    return _run_step(name, "pw_conf", name)
-
-
 def host_pw_conf(name="host"):
     """Step 7 on the host: /etc/pw.conf carries the host's UID/GID range.
 
@@ -239,54 +182,6 @@ def host_pw_conf(name="host"):
           jailprov.host_pw_conf
     """
     return _run_step(name, "host_pw_conf")
-
-
-def devfs_mounted(name):
-    """Step 8: devfs is mounted with the prisoner's ruleset (jail(8) does it when ``mount.devfs`` is set).
-
-    .. code-block:: yaml
-
-        jailprov-prisoner1-devfs:
-          jailprov.devfs_mounted:
-            - name: prisoner1
-    """
-    return _run_step(name, "mount_devfs", name)
-
-
-def wall_cmos_clock(name):
-    """Step 9: /etc/wall_cmos_clock exists in the prisoner.
-
-    .. code-block:: yaml
-
-        jailprov-prisoner1-wall_cmos_clock:
-          jailprov.wall_cmos_clock:
-            - name: prisoner1
-    """
-    return _run_step(name, "wall_cmos_clock", name)
-
-
-def localtime(name):
-    """Step 9: /etc/localtime links to the prisoner's zoneinfo file for its timezone.
-
-    .. code-block:: yaml
-
-        jailprov-prisoner1-localtime:
-          jailprov.localtime:
-            - name: prisoner1
-    """
-    return _run_step(name, "localtime", name)
-
-
-def root_password(name):
-    """Step 9: the prisoner's root password hash is the pillar's (never shown in changes).
-
-    .. code-block:: yaml
-
-        jailprov-prisoner1-root_password:
-          jailprov.root_password:
-            - name: prisoner1
-    """
-    return _run_step(name, "root_password", name)
 
 
 def network(name):
@@ -460,30 +355,6 @@ def zfs_host(name="zfs"):
           jailprov.zfs_host
     """
     return _run_step(name, "zfs_host")
-
-
-def dataset_present(name):
-    """The prisoner's root is its own dataset or a clone of the release snapshot, with the pillar's properties.
-
-    .. code-block:: yaml
-
-        jailprov-web1-dataset:
-          jailprov.dataset_present:
-            - name: web1
-    """
-    return _run_step(name, "dataset", name)
-
-
-def snapshots_present(name):
-    """The prisoner's declared snapshots exist.
-
-    .. code-block:: yaml
-
-        jailprov-web1-snapshots:
-          jailprov.snapshots_present:
-            - name: web1
-    """
-    return _run_step(name, "snapshots", name)
 
 
 def snapshot_present(name, snapshot):

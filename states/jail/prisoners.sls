@@ -1,45 +1,27 @@
-{#- Per prisoner, the seed's steps in order (a thin prisoner has one more after its base: its fstab of read-only
-    release mounts; with jailprov:zfs every prisoner's dataset or clone comes first and its declared snapshots
-    last). Each step requires the previous one of the same prisoner, so a failure stops that prisoner's later
-    steps and not the other prisoners'. #}
-{%- from tpldir ~ "/map.jinja" import present, thin, zfs with context %}
-{%- set thick_steps = [
-      ('root', 'prisoner_root'),
-      ('base', 'base_installed'),
-      ('resolv_conf', 'resolv_conf'),
-      ('syslog', 'syslog_console'),
-      ('crontab', 'crontab_adjkerntz'),
-      ('hosts', 'hosts'),
-      ('pw_conf', 'pw_conf'),
-      ('devfs', 'devfs_mounted'),
-      ('wall_cmos_clock', 'wall_cmos_clock'),
-      ('localtime', 'localtime'),
-      ('root_password', 'root_password'),
-   ] %}
+{#- Per prisoner, its steps in order, as the step registry (salt_jail/core/registry.py) declares them and
+    jailprov.formula_names hands them over: which steps a prisoner has (a thin prisoner's fstab, the dataset
+    and snapshots with jailprov:zfs), which state function each calls and which host states it also requires.
+    Each step requires the previous one of the same prisoner, so a failure stops that prisoner's later steps and
+    not the other prisoners'.  Step ids and state names are the registry's identifiers, still rendered through
+    |json like every name. #}
+{%- from tpldir ~ "/map.jinja" import present, steps with context %}
 include:
   - jail.validate
   - jail.release
 {%- for name in present %}
-{%-   set steps = thick_steps[:2] + [('fstab', 'fstab')] + thick_steps[2:] if name in thin else thick_steps %}
-{%-   if zfs %}
-{%-     set steps = [('dataset', 'dataset_present')] + steps + [('snapshots', 'snapshots_present')] %}
-{%-   endif %}
-{%-   for step, fun in steps %}
+{%-   for step in steps[name] %}
 
-{{ ('jailprov-' ~ name ~ '-' ~ step) | json }}:
-  jailprov.{{ fun }}:
+{{ ('jailprov-' ~ name ~ '-' ~ step.id) | json }}:
+  {{ ('jailprov.' ~ step.state) | json }}:
     - name: {{ name | json }}
     - require:
 {%-     if loop.first %}
       - jailprov: jailprov-pillar-valid
 {%-     else %}
-      - jailprov: {{ ('jailprov-' ~ name ~ '-' ~ loop.previtem[0]) | json }}
+      - jailprov: {{ ('jailprov-' ~ name ~ '-' ~ loop.previtem.id) | json }}
 {%-     endif %}
-{%-     if step == 'base' %}
-      - jailprov: jailprov-release
-{%-     endif %}
-{%-     if step == 'dataset' %}
-      - jailprov: jailprov-zfs
-{%-     endif %}
+{%-     for required in step.requires %}
+      - jailprov: {{ required | json }}
+{%-     endfor %}
 {%-   endfor %}
 {%- endfor %}

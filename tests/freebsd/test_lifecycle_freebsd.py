@@ -182,7 +182,7 @@ def test_root_password_of_a_running_prisoner_is_set_inside_it(world):
     the provisioning above.)"""
     import dataclasses
 
-    from salt_jail.core.features import steps
+    from salt_jail.core.features import root_password as root_password_step
 
     host, cfg = world
     with open("/etc/master.passwd", "rb") as fh:
@@ -191,13 +191,13 @@ def test_root_password_of_a_running_prisoner_is_set_inside_it(world):
     prisoner = dataclasses.replace(cfg.prisoners[P1], root_password=other)
     changed = dataclasses.replace(cfg, prisoners={**cfg.prisoners, P1: prisoner})
     try:
-        assert steps.root_password(host, changed, P1).changed
+        assert root_password_step.root_password(host, changed, P1).changed
         root_entry = next(line for line in read(prisoner_file(cfg, P1, "etc/master.passwd")).splitlines()
                           if line.startswith("root:"))
         assert root_entry.split(":")[1] == other
-        assert not steps.root_password(host, changed, P1).changed
+        assert not root_password_step.root_password(host, changed, P1).changed
     finally:
-        steps.root_password(host, cfg, P1)  # back to the pillar's hash
+        root_password_step.root_password(host, cfg, P1)  # back to the pillar's hash
     with open("/etc/master.passwd", "rb") as fh:
         assert fh.read() == host_before
 

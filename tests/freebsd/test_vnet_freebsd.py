@@ -61,20 +61,20 @@ def vnet_world(bridge, pillar_data):
 
 
 def test_two_vnet_prisoners_on_a_bridge(vnet_world, bridge):
-    from salt_jail.core.features import hostconf, lifecycle, steps  # pylint: disable=import-outside-toplevel
+    from salt_jail.core.features import hostconf, lifecycle, network as network_step  # pylint: disable=import-outside-toplevel
     from salt_jail.core.features.provision import provision  # pylint: disable=import-outside-toplevel
 
     host, cfg = vnet_world
     for name in ADDRESSES:
         assert hostconf.jail_conf(host, cfg, name).changed
         assert provision(host, cfg, name)["result"]
-        assert steps.network(host, cfg, name).changed            # etc/rc.conf: ifconfig_e0b_..., defaultrouter
+        assert network_step.network(host, cfg, name).changed            # etc/rc.conf: ifconfig_e0b_..., defaultrouter
     for name in ADDRESSES:
         assert lifecycle.start(host, cfg, name).changed
     assert set(ADDRESSES) <= set(running_jails())
     # rc(8) inside each prisoner configured its epair from its rc.conf: nothing left to change live
     for name in ADDRESSES:
-        assert not steps.network(host, cfg, name).changed
+        assert not network_step.network(host, cfg, name).changed
         assert not hostconf.jail_conf(host, cfg, name).changed
 
     host_side = {cfg.prisoners[n].network.host_if for n in ADDRESSES}

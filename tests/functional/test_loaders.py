@@ -7,6 +7,7 @@ import pytest
 import salt_jail.modules.jailprov as exec_mod
 import salt_jail.runners.jailprov as runner_mod
 import salt_jail.states.jailprov as state_mod
+from salt_jail.core import registry
 
 
 def _public(module):
@@ -23,6 +24,21 @@ def test_every_public_function_has_a_cli_example(module):
 def test_every_state_function_has_an_sls_example():
     missing = [f.__name__ for f in _public(state_mod) if ".. code-block:: yaml" not in (f.__doc__ or "")]
     assert not missing
+
+
+def test_every_registry_step_and_older_name_is_a_documented_public_function():
+    """The step functions generated from the registry, and the aliases of their older names, are public functions
+    of both modules, so the two checks above cover them; an alias says which function it stands for."""
+    exec_fns = {f.__name__: f for f in _public(exec_mod)}
+    state_fns = {f.__name__: f for f in _public(state_mod)}
+    for step in registry.PRISONER_STEPS:
+        assert step.id in exec_fns and step.id in state_fns, step.id
+        assert f"salt '*' jailprov.{step.id} prisoner1" in exec_fns[step.id].__doc__
+        assert f"jailprov.{step.id}:" in state_fns[step.id].__doc__
+    for kind, old, new in registry.ALIASES:
+        fn = (exec_fns if kind == "exec" else state_fns)[old]
+        assert f"Alias of {'state ' if kind == 'state' else ''}``jailprov.{new}``" in fn.__doc__, (kind, old)
+        assert f"jailprov.{old}" in fn.__doc__
 
 
 def test_loaded_without_sync(loaders):

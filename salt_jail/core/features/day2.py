@@ -34,7 +34,7 @@ import dataclasses
 import os
 import posixpath
 
-from . import lifecycle
+from . import lifecycle, root
 from .. import release
 from ..formats import jailconf
 from ..io import textedit
@@ -290,13 +290,11 @@ def step_config(host, cfg, name):
 
 def ensure_root(host, cfg, name, test=False):
     """Step 1 with moves: a pending move is checked (and refused here, before anything is stopped) and left to
-    the prisoner's last state; otherwise :func:`salt_jail.core.features.steps.ensure_root`."""
-    from . import steps  # pylint: disable=import-outside-toplevel
-
+    the prisoner's last state; otherwise :func:`salt_jail.core.features.root.ensure_root`."""
     prisoner = lifecycle._managed(cfg, name)
     move = pending_move(host, cfg, prisoner, previous_params(host, cfg, name))
     if move is None:
-        return steps.ensure_root(host, cfg, name, test=test)
+        return root.ensure_root(host, cfg, name, test=test)
     check_move(host, cfg, move)
     return StepResult(False, f"{move.old} holds prisoner {name} (installed by jailprov): its last state "
                              f"(jailprov-{name}-running) {'would move' if test else 'moves'} it to {move.new} "

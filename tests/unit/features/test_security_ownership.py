@@ -12,7 +12,7 @@ import pytest
 
 from salt_jail import rehearsal
 from salt_jail.core import model
-from salt_jail.core.features import lifecycle, steps
+from salt_jail.core.features import lifecycle, root as root_step
 from salt_jail.core.errors import JailprovError
 from salt_jail.core.io.host import Host
 from tests.support.tree import snapshot
@@ -108,7 +108,7 @@ def test_root_adopts_nothing_silently(host):
                                                 r"did not install \(.profile, mail; no var/db/jailprov-base.json\): "
                                                 r"jailprov adopts nothing and changed nothing. Move that directory "
                                                 r"away, or choose another prisoner name or jail_root for alice"):
-            steps.ensure_root(host, cfg, "alice", test=test)
+            root_step.ensure_root(host, cfg, "alice", test=test)
     assert snapshot(host.root, skip=(".rehearsal",)) == before
     st = os.stat(alice)
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o700, 1001, 1001)
@@ -116,5 +116,5 @@ def test_root_adopts_nothing_silently(host):
 
 def test_root_takes_an_empty_directory(host):
     os.makedirs(host.path("/home/jail/p1"), mode=0o700)
-    result = steps.ensure_root(host, _pillar(), "p1")
+    result = root_step.ensure_root(host, _pillar(), "p1")
     assert result.changed and stat.S_IMODE(os.stat(host.path("/home/jail/p1")).st_mode) == 0o755

@@ -15,7 +15,7 @@ import pytest
 
 from salt_jail import rehearsal
 from salt_jail.core import model
-from salt_jail.core.features import lifecycle, steps
+from salt_jail.core.features import lifecycle, root_password as root_password_step
 from salt_jail.core.tools import jailcmd
 from salt_jail.core.errors import JailprovError
 from salt_jail.core.io.host import Host
@@ -81,7 +81,7 @@ def _host_snapshot(host):
 def test_root_password_runs_pw_confined(host, running):
     if running:
         _start(host)
-    result = steps.root_password(host, _cfg(), "p1")
+    result = root_password_step.root_password(host, _cfg(), "p1")
     assert result.changed and _prisoner_hash(host.root) == HASH
     logged = rehearsal.commands(host.root)
     if running:
@@ -92,9 +92,9 @@ def test_root_password_runs_pw_confined(host, running):
     assert not any(argv[0] == "pw" for argv in logged)  # never pw -R on the host
     assert HASH not in open(os.path.join(host.root, ".rehearsal/commands.log")).read()
     assert HASH not in open(os.path.join(host.root, ".rehearsal/nested.log")).read()
-    assert not steps.root_password(host, _cfg(), "p1").changed
-    assert not steps.root_password(host, _cfg(root_password="locked"), "p1", test=True).comment.endswith("correct")
-    assert steps.root_password(host, _cfg(root_password="locked"), "p1").changed
+    assert not root_password_step.root_password(host, _cfg(), "p1").changed
+    assert not root_password_step.root_password(host, _cfg(root_password="locked"), "p1", test=True).comment.endswith("correct")
+    assert root_password_step.root_password(host, _cfg(root_password="locked"), "p1").changed
     assert _prisoner_hash(host.root) == "*"
 
 
@@ -115,7 +115,7 @@ def test_root_password_race_never_reaches_the_host(host, running):
         attacker = Attacker(signals, etc, "../../../etc")
         attacker.start()
         try:
-            steps.root_password(host, _cfg(), "p1")
+            root_password_step.root_password(host, _cfg(), "p1")
         except JailprovError:
             pass  # pw found no master.passwd inside the prisoner, or the read-back saw the swap: refused
         finally:

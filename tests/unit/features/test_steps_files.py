@@ -1,4 +1,5 @@
-"""core.steps on a scratch host root with a fake pw: dry runs, idempotence, symlink escapes, secrets."""
+"""The seed's prisoner file steps (features root, prisoner_files, uid_ranges, clock, root_password) on a
+scratch host root with a fake pw: dry runs, idempotence, symlink escapes, secrets."""
 
 import dataclasses
 import os
@@ -7,7 +8,10 @@ import stat
 
 import pytest
 
-from salt_jail.core.features import steps
+from salt_jail.core import registry
+from salt_jail.core.features import clock, prisoner_files, uid_ranges
+from salt_jail.core.features import root as root_step
+from salt_jail.core.features import root_password as root_password_step
 from salt_jail.core.errors import CommandError, JailprovError, ValidationError
 from salt_jail.core.io.host import CmdResult, Host
 from salt_jail.core.model import Config, HostConfig, IdRange, Prisoner, PwRange
@@ -112,20 +116,24 @@ def world(tmp_path):
     return Host(root=str(root), runner=runner), root, web, runner
 
 
-PRISONER_STEPS = [fn for _, fn in steps.STEPS]
+#: The registry's steps that these feature modules implement (seed steps 1, 3-7, 9), in order, as
+#: ``(step id, function jailprov.provision calls)``.
+MODULES = {m.__name__ for m in (root_step, prisoner_files, uid_ranges, clock, root_password_step)}
+STEPS = [(s.id, s.provision_fn or s.fn) for s in registry.PRISONER_STEPS if (s.provision_fn or s.fn).__module__ in MODULES]
+PRISONER_STEPS = [fn for _, fn in STEPS]
 FILE_STEPS = [
-    (steps.resolv_conf, "etc/resolv.conf", "+nameserver 192.0.2.53"),
-    (steps.syslog_console, "etc/syslog.conf", "+#*.err;kern.warning;auth.notice;mail.crit\t\t/dev/console"),
-    (steps.crontab_adjkerntz, "etc/crontab", "+#1,31\t0-5\t*\t*\t*\troot\tadjkerntz -a"),
-    (steps.hosts, "etc/hosts", "+10.0.0.5\t\tweb.example.org web"),
-    (steps.pw_conf, "etc/pw.conf", "+minuid = 2000"),
-    (steps.wall_cmos_clock, "etc/wall_cmos_clock", "+++ b/etc/wall_cmos_clock"),
-    (steps.localtime, "etc/localtime", "+symbolic link to /usr/share/zoneinfo/Asia/Tokyo"),
+    (prisoner_files.resolv_conf, "etc/resolv.conf", "+nameserver 192.0.2.53"),
+    (prisoner_files.syslog_console, "etc/syslog.conf", "+#*.err;kern.warning;auth.notice;mail.crit\t\t/dev/console"),
+    (prisoner_files.crontab_adjkerntz, "etc/crontab", "+#1,31\t0-5\t*\t*\t*\troot\tadjkerntz -a"),
+    (prisoner_files.hosts, "etc/hosts", "+10.0.0.5\t\tweb.example.org web"),
+    (uid_ranges.pw_conf, "etc/pw.conf", "+minuid = 2000"),
+    (clock.wall_cmos_clock, "etc/wall_cmos_clock", "+++ b/etc/wall_cmos_clock"),
+    (clock.localtime, "etc/localtime", "+symbolic link to /usr/share/zoneinfo/Asia/Tokyo"),
 ]
 
 
 def test_steps_are_listed_in_seed_order():
-    assert [step_id for step_id, _ in steps.STEPS] == [
+    assert [step_id for step_id, _ in STEPS] == [
         "root", "resolv_conf", "syslog", "crontab", "hosts", "pw_conf", "wall_cmos_clock", "localtime",
         "root_password"]
 
@@ -153,10 +161,10 @@ def test_dry_run_then_real_run_then_no_change(world, fn, rel, diff_line):
 def test_resolv_conf_copies_mode_and_follows_host_changes(world):
     host, root, web, _ = world
     os.chmod(root / "etc" / "resolv.conf", 0o640)
-    steps.resolv_conf(host, _config(), "web")
+    prisoner_files.resolv_conf(host, _config(), "web")
     assert stat.S_IMODE(os.stat(web / "etc" / "resolv.conf").st_mode) == 0o640
     (root / "etc" / "resolv.conf").write_text("nameserver 192.0.2.54\n")
-    result = steps.resolv_conf(host, _config(), "web")
+    result = prisoner_files.resolv_conf(host, _config(), "web")
     assert result.changed and "-nameserver 192.0.2.53\n+nameserver 192.0.2.54\n" in result.diff
 
 
@@ -169,42 +177,42 @@ def test_resolv_conf_with_the_hosts_loopback_resolver_warns(world):
     host, root, web, _ = world
     (root / "etc" / "resolv.conf").write_text(LOCAL_UNBOUND)
     for test in (True, False):
-        result = steps.resolv_conf(host, _config(), "web", test=test)
+        result = prisoner_files.resolv_conf(host, _config(), "web", test=test)
         assert result.changed and "WARNING" in result.comment and "127.0.0.1" in result.comment
         assert "jailprov:prisoners:web:resolvers" in result.comment and "prison_remote_ip4" in result.comment
     assert (web / "etc" / "resolv.conf").read_text() == LOCAL_UNBOUND
-    again = steps.resolv_conf(host, _config(), "web")
+    again = prisoner_files.resolv_conf(host, _config(), "web")
     assert not again.changed and "WARNING" in again.comment          # said on every run, not only the first
     vnet = _config(_prisoner(params={"vnet": "new"}))
-    assert "WARNING" not in steps.resolv_conf(host, vnet, "web").comment   # its own loopback
+    assert "WARNING" not in prisoner_files.resolv_conf(host, vnet, "web").comment   # its own loopback
 
 
 def test_resolv_conf_with_the_prisoners_own_resolvers(world):
     host, root, web, _ = world
     (root / "etc" / "resolv.conf").write_text(LOCAL_UNBOUND)
     cfg = _config(_prisoner(resolvers=("192.168.11.1", "2001:db8::53")))
-    dry = steps.resolv_conf(host, cfg, "web", test=True)
+    dry = prisoner_files.resolv_conf(host, cfg, "web", test=True)
     assert dry.changed and not (web / "etc" / "resolv.conf").exists()
-    result = steps.resolv_conf(host, cfg, "web")
+    result = prisoner_files.resolv_conf(host, cfg, "web")
     assert result.diff == dry.diff and "WARNING" not in result.comment
     assert (web / "etc" / "resolv.conf").read_text() == (
         "# Generated by resolvconf\nsearch example.org\nnameserver 192.168.11.1\nnameserver 2001:db8::53\n"
         "options edns0\n")
-    assert not steps.resolv_conf(host, cfg, "web").changed
+    assert not prisoner_files.resolv_conf(host, cfg, "web").changed
 
 
 def test_resolv_conf_without_host_file_is_a_clear_error(world):
     host, root, web, _ = world
     os.unlink(root / "etc" / "resolv.conf")
     with pytest.raises(JailprovError, match=r"^/etc/resolv.conf does not exist; step resolv_conf copies it"):
-        steps.resolv_conf(host, _config(), "web")
+        prisoner_files.resolv_conf(host, _config(), "web")
     assert not (web / "etc" / "resolv.conf").exists()
 
 
 def test_syslog_without_the_rule_is_no_change_with_a_comment(world):
     host, _, web, _ = world
     (web / "etc" / "syslog.conf").write_text("security.*\t/var/log/security\n")
-    result = steps.syslog_console(host, _config(), "web")
+    result = prisoner_files.syslog_console(host, _config(), "web")
     assert not result.changed and "no console rule" in result.comment
 
 
@@ -213,7 +221,7 @@ def test_binary_file_is_an_error_and_nothing_is_written(world):
     (web / "etc" / "crontab").write_bytes(b"\x00\x01binary")
     before = snapshot(root)
     with pytest.raises(JailprovError, match="/home/jail/web/etc/crontab is a binary file"):
-        steps.crontab_adjkerntz(host, _config(), "web")
+        prisoner_files.crontab_adjkerntz(host, _config(), "web")
     assert snapshot(root) == before
 
 
@@ -221,12 +229,12 @@ def test_missing_base_file_names_the_base_step(world):
     host, _, web, _ = world
     os.unlink(web / "etc" / "syslog.conf")
     with pytest.raises(JailprovError, match="syslog.conf does not exist; .*step 'base' installs"):
-        steps.syslog_console(host, _config(), "web")
+        prisoner_files.syslog_console(host, _config(), "web")
 
 
 # ---------------------------------------------------------------------------------------------- bad input
 
-@pytest.mark.parametrize("fn", PRISONER_STEPS, ids=[s for s, _ in steps.STEPS])
+@pytest.mark.parametrize("fn", PRISONER_STEPS, ids=[s for s, _ in STEPS])
 def test_unknown_and_absent_prisoners_are_refused(world, fn):
     host = world[0]
     with pytest.raises(ValidationError, match="no prisoner named 'nope' in the pillar"):
@@ -235,7 +243,7 @@ def test_unknown_and_absent_prisoners_are_refused(world, fn):
         fn(host, _config(), "old")
 
 
-@pytest.mark.parametrize("fn", PRISONER_STEPS[1:], ids=[s for s, _ in steps.STEPS[1:]])
+@pytest.mark.parametrize("fn", PRISONER_STEPS[1:], ids=[s for s, _ in STEPS[1:]])
 def test_missing_prisoner_root_names_step_root(world, fn):
     host = world[0]
     cfg = _config(_prisoner(name="db", path="/home/jail/db"))
@@ -251,7 +259,7 @@ def test_hosts_link_to_an_absolute_host_path_never_touches_the_host(world):
     os.unlink(web / "etc" / "hosts")
     (web / "etc" / "hosts").symlink_to(host_hosts)  # the host file's real absolute path
     with pytest.raises(JailprovError, match="etc/hosts is a symbolic link to .* which does not exist inside"):
-        steps.hosts(host, _config(), "web")
+        prisoner_files.hosts(host, _config(), "web")
     assert host_hosts.read_text() == HOST_HOSTS
 
 
@@ -259,7 +267,7 @@ def test_resolv_conf_link_to_a_host_file_is_replaced_not_written_through(world):
     host, root, web, _ = world
     target = root / "etc" / "hosts"
     (web / "etc" / "resolv.conf").symlink_to(target)
-    result = steps.resolv_conf(host, _config(), "web")
+    result = prisoner_files.resolv_conf(host, _config(), "web")
     assert result.changed and "replaced the symbolic link" in result.comment
     assert target.read_text() == HOST_HOSTS
     assert not (web / "etc" / "resolv.conf").is_symlink()
@@ -274,7 +282,7 @@ def test_etc_link_climbing_to_the_host_etc_is_refused_by_every_step(world):
     (web / "etc").symlink_to("../../../etc")
     assert (web / "etc" / "hosts").read_text() == HOST_HOSTS  # the host's way does reach the host
     before = snapshot(root / "etc")
-    for _, fn in steps.STEPS[1:]:  # inside the prisoner, etc -> /etc is a loop; pw is not even run
+    for _, fn in STEPS[1:]:  # inside the prisoner, etc -> /etc is a loop; pw is not even run
         with pytest.raises(JailprovError, match="symbolic link"):
             fn(host, _config(), "web")
     assert snapshot(root / "etc") == before
@@ -286,12 +294,12 @@ def test_zone_file_is_checked_inside_the_prisoner(world):
     _write(root / "usr" / "share" / "zoneinfo" / "Europe" / "Paris", "TZif-host")
     with pytest.raises(JailprovError, match=r"time zone 'Europe/Paris' is not installed in prisoner web: "
                                             r"/home/jail/web/usr/share/zoneinfo/Europe/Paris does not exist"):
-        steps.localtime(host, _config(_prisoner(timezone="Europe/Paris")), "web")
+        clock.localtime(host, _config(_prisoner(timezone="Europe/Paris")), "web")
     # a zoneinfo link pointing at the host's real zoneinfo directory resolves inside the prisoner too
     os.rename(web / "usr" / "share" / "zoneinfo", web / "usr" / "share" / "zoneinfo.orig")
     (web / "usr" / "share" / "zoneinfo").symlink_to(root / "usr" / "share" / "zoneinfo")
     with pytest.raises(JailprovError, match="not installed"):
-        steps.localtime(host, _config(_prisoner(timezone="Europe/Paris")), "web")
+        clock.localtime(host, _config(_prisoner(timezone="Europe/Paris")), "web")
     assert not os.path.lexists(web / "etc" / "localtime")
 
 
@@ -300,19 +308,19 @@ def test_zone_file_is_checked_inside_the_prisoner(world):
 def test_root_creates_a_missing_prisoner_root(world):
     host, root, _, _ = world
     cfg = _config(_prisoner(name="db", path="/home/jail/db"))
-    dry = steps.ensure_root(host, cfg, "db", test=True)
+    dry = root_step.ensure_root(host, cfg, "db", test=True)
     assert dry.changed and not (root / "home" / "jail" / "db").exists()
     assert dry.comment == "prisoner root /home/jail/db would be changed: create /home/jail/db (mode 0755, root:wheel)"
-    real = steps.ensure_root(host, cfg, "db")
+    real = root_step.ensure_root(host, cfg, "db")
     st = os.stat(root / "home" / "jail" / "db")
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o755, 0, 0)
     assert real.data == dry.data
-    assert steps.ensure_root(host, cfg, "db").changed is False
+    assert root_step.ensure_root(host, cfg, "db").changed is False
 
 
 def test_root_creates_a_missing_jail_root(tmp_path):
     host = Host(root=str(tmp_path))
-    result = steps.ensure_root(host, _config(), "web")
+    result = root_step.ensure_root(host, _config(), "web")
     assert result.data["actions"][0] == "create /home/jail"
     assert (tmp_path / "home" / "jail" / "web").is_dir()
 
@@ -322,7 +330,7 @@ def test_root_fixes_mode_and_owner(world):
     _write(web / "var/db/jailprov-base.json", '{"format": 1, "state": "installed"}\n')  # jailprov installed it
     os.chmod(web, 0o700)
     os.chown(web, 1001, 1001)
-    result = steps.ensure_root(host, _config(), "web")
+    result = root_step.ensure_root(host, _config(), "web")
     assert result.data["actions"] == ["chmod 0700 -> 0755", "chown 1001:1001 -> root:wheel"]
     st = os.stat(web)
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o755, 0, 0)
@@ -333,36 +341,36 @@ def test_root_refuses_a_symlinked_prisoner_root(world):
     (root / "elsewhere").mkdir()
     (root / "home" / "jail" / "db").symlink_to(root / "elsewhere")
     with pytest.raises(JailprovError, match="prisoner root /home/jail/db is a symbolic link"):
-        steps.ensure_root(host, _config(_prisoner(name="db", path="/home/jail/db")), "db")
+        root_step.ensure_root(host, _config(_prisoner(name="db", path="/home/jail/db")), "db")
     with pytest.raises(JailprovError, match="prisoner root /home/jail/db is not a directory"):
-        steps.hosts(host, _config(_prisoner(name="db", path="/home/jail/db")), "db")
+        prisoner_files.hosts(host, _config(_prisoner(name="db", path="/home/jail/db")), "db")
 
 
 def test_root_refuses_a_world_writable_jail_root(world):
     host, root, _, _ = world
     os.chmod(root / "home" / "jail", 0o777)
     with pytest.raises(JailprovError, match=r"jail_root /home/jail is writable by everyone \(mode 0777\)"):
-        steps.ensure_root(host, _config(), "web", test=True)
+        root_step.ensure_root(host, _config(), "web", test=True)
 
 
 # ---------------------------------------------------------------------------------------------- pw.conf, audit
 
 def test_pw_conf_without_range_is_skipped(world):
     host, _, web, _ = world
-    result = steps.pw_conf(host, _config(_prisoner(pw_range=None)), "web")
+    result = uid_ranges.pw_conf(host, _config(_prisoner(pw_range=None)), "web")
     assert not result.changed and "no pw_range" in result.comment
     assert not (web / "etc" / "pw.conf").exists()
 
 
 def test_host_pw_conf(world):
     host, root, _, _ = world
-    dry = steps.host_pw_conf(host, _config(), test=True)
+    dry = uid_ranges.host_pw_conf(host, _config(), test=True)
     assert dry.changed and dry.comment.startswith("/etc/pw.conf would be changed")
     assert not (root / "etc" / "pw.conf").exists()
-    assert steps.host_pw_conf(host, _config()).diff == dry.diff
+    assert uid_ranges.host_pw_conf(host, _config()).diff == dry.diff
     assert "minuid = 1000\nmaxuid = 1999\n" in (root / "etc" / "pw.conf").read_text()
-    assert not steps.host_pw_conf(host, _config()).changed
-    assert not steps.host_pw_conf(host, _config(pw_range=None)).changed
+    assert not uid_ranges.host_pw_conf(host, _config()).changed
+    assert not uid_ranges.host_pw_conf(host, _config(pw_range=None)).changed
 
 
 def test_audit_ids_reports_shared_ids_and_skips_uninstalled_prisoners(world):
@@ -374,7 +382,7 @@ def test_audit_ids_reports_shared_ids_and_skips_uninstalled_prisoners(world):
     cfg = _config()
     cfg.prisoners["db"] = _prisoner(name="db", path="/home/jail/db")
     before = snapshot(root)
-    report = steps.audit_ids(host, cfg)
+    report = uid_ranges.audit_ids(host, cfg)
     assert report["shared_uids"] == [
         {"id": 1001, "accounts": [{"owner": "host", "name": "alice"}, {"owner": "web", "name": "bob"}]}]
     assert report["uids_out_of_range"] == [{"owner": "web", "name": "bob", "id": 1001, "range": [2000, 2999]}]
@@ -388,16 +396,16 @@ def test_audit_ids_reports_shared_ids_and_skips_uninstalled_prisoners(world):
 def test_wall_cmos_clock_false_removes_the_file(world):
     host, _, web, _ = world
     (web / "etc" / "wall_cmos_clock").write_text("")
-    result = steps.wall_cmos_clock(host, _config(_prisoner(wall_cmos_clock=False)), "web")
+    result = clock.wall_cmos_clock(host, _config(_prisoner(wall_cmos_clock=False)), "web")
     assert result.changed and "deleted file mode 0644" in result.diff
     assert not (web / "etc" / "wall_cmos_clock").exists()
-    assert not steps.wall_cmos_clock(host, _config(_prisoner(wall_cmos_clock=False)), "web").changed
+    assert not clock.wall_cmos_clock(host, _config(_prisoner(wall_cmos_clock=False)), "web").changed
 
 
 def test_localtime_replaces_another_zone(world):
     host, _, web, _ = world
     (web / "etc" / "localtime").symlink_to("/usr/share/zoneinfo/UTC")
-    result = steps.localtime(host, _config(), "web")
+    result = clock.localtime(host, _config(), "web")
     assert "-symbolic link to /usr/share/zoneinfo/UTC\n+symbolic link to /usr/share/zoneinfo/Asia/Tokyo\n" \
         in result.diff
     assert os.readlink(web / "etc" / "localtime") == "/usr/share/zoneinfo/Asia/Tokyo"
@@ -409,14 +417,14 @@ def _no_secret(result, secret=HASH):
 
 def test_root_password_sets_the_hash_through_stdin(world):
     host, root, web, runner = world
-    dry = steps.root_password(host, _config(), "web", test=True)
+    dry = root_password_step.root_password(host, _config(), "web", test=True)
     assert (dry.changed, dry.comment, pw_calls(runner)) == (True, "root password of prisoner web would be changed", [])
-    result = steps.root_password(host, _config(), "web")
+    result = root_password_step.root_password(host, _config(), "web")
     assert (result.changed, result.comment, result.diff, result.data) == (
         True, "root password of prisoner web was changed", "", {})
     assert pw_calls(runner) == [{"argv": JAIL_PW + ["-H", "0"], "stdin": HASH + "\n", "secret": True}]
     assert HASH in (web / "etc" / "master.passwd").read_text()
-    again = steps.root_password(host, _config(), "web")
+    again = root_password_step.root_password(host, _config(), "web")
     assert (again.changed, again.comment, len(pw_calls(runner))) == (
         False, "root password of prisoner web is already correct", 1)
     for res in (dry, result, again):
@@ -426,11 +434,11 @@ def test_root_password_sets_the_hash_through_stdin(world):
 def test_root_password_locked_uses_dash_h_dash(world):
     host, _, web, runner = world
     cfg = _config(_prisoner(root_password="locked"))
-    result = steps.root_password(host, cfg, "web")
+    result = root_password_step.root_password(host, cfg, "web")
     assert result.changed and "locked" in result.comment
     assert pw_calls(runner) == [{"argv": JAIL_PW + ["-h", "-"], "stdin": None, "secret": True}]
     assert (web / "etc" / "master.passwd").read_text().startswith("root:*:0:0:")
-    assert not steps.root_password(host, cfg, "web").changed
+    assert not root_password_step.root_password(host, cfg, "web").changed
 
 
 @pytest.mark.parametrize("hash_", ["*LOCKED*$6$salt$hash", "*", "*$6$salt$hash"])
@@ -442,7 +450,7 @@ def test_root_password_locked_accepts_any_hash_starting_with_a_star(world, hash_
     passwd.write_text(re.sub(r"^root:[^:]*:", f"root:{hash_}:", passwd.read_text(), count=1, flags=re.M))
     cfg = _config(_prisoner(root_password="locked"))
     for test in (True, False):
-        result = steps.root_password(host, cfg, "web", test=test)
+        result = root_password_step.root_password(host, cfg, "web", test=test)
         assert (result.changed, result.comment) == (False, "root password of prisoner web is already correct")
     assert pw_calls(runner) == [] and passwd.read_text().startswith(f"root:{hash_}:0:0:")
 
@@ -451,7 +459,7 @@ def test_root_password_failure_never_shows_the_hash(world):
     host, root, _, _ = world
     host.runner = fake_pw(str(root), fail=f"pw: bad hash {HASH}")
     with pytest.raises(CommandError) as err:
-        steps.root_password(host, _config(), "web")
+        root_password_step.root_password(host, _config(), "web")
     assert HASH not in str(err.value) and HASH not in repr(err.value.__dict__)
     assert "pw: bad hash <hash>" in str(err.value)
     assert err.value.__cause__ is None and err.value.__context__ is None
@@ -461,14 +469,14 @@ def test_root_password_that_did_not_stick_is_an_error(world):
     host, root, _, _ = world
     host.runner = fake_pw(str(root), effective=False)
     with pytest.raises(JailprovError, match="succeeded but root's password .* did not change") as err:
-        steps.root_password(host, _config(), "web")
+        root_password_step.root_password(host, _config(), "web")
     assert HASH not in str(err.value)
 
 
 def test_root_password_in_a_running_prisoner_uses_jexec(world):
     host, root, web, _ = world
     host.runner = runner = fake_pw(str(root), running={"web": "/home/jail/web"})
-    assert steps.root_password(host, _config(), "web").changed
+    assert root_password_step.root_password(host, _config(), "web").changed
     assert pw_calls(runner) == [{"argv": ["/usr/sbin/jexec", "web", "/usr/sbin/pw", "usermod", "root", "-H", "0"],
                              "stdin": HASH + "\n", "secret": True}]
     assert HASH in (web / "etc" / "master.passwd").read_text()
@@ -483,17 +491,17 @@ def test_root_password_links_to_host_files_never_reach_them(world, rel):
     before = snapshot(root / "etc")
     if rel == "etc/master.passwd":  # the link's target does not exist inside the prisoner: nothing to compare
         with pytest.raises(JailprovError, match=f"/home/jail/web/{rel} does not exist"):
-            steps.root_password(host, _config(), "web")
+            root_password_step.root_password(host, _config(), "web")
         assert pw_calls(runner) == []
     else:
-        steps.root_password(host, _config(), "web")
+        root_password_step.root_password(host, _config(), "web")
         assert [c["argv"] for c in pw_calls(runner)] == [JAIL_PW + ["-H", "0"]]
     assert snapshot(root / "etc") == before
 
 
 def test_root_password_not_in_pillar_is_left_alone(world):
     host, _, _, runner = world
-    result = steps.root_password(host, _config(_prisoner(root_password=None)), "web")
+    result = root_password_step.root_password(host, _config(_prisoner(root_password=None)), "web")
     assert not result.changed and pw_calls(runner) == []
 
 
@@ -501,12 +509,12 @@ def test_root_password_without_root_account_is_an_error(world):
     host, _, web, runner = world
     (web / "etc" / "master.passwd").write_text("daemon:*:1:1::0:0:Owner:/root:/usr/sbin/nologin\n")
     with pytest.raises(JailprovError, match="/home/jail/web/etc/master.passwd has no root account"):
-        steps.root_password(host, _config(), "web", test=True)
+        root_password_step.root_password(host, _config(), "web", test=True)
     assert pw_calls(runner) == []
 
 
 def test_hosts_without_addresses_is_left_alone(world):
     host, _, web, _ = world
-    result = steps.hosts(host, _config(_prisoner(ip4=(), ip6=())), "web")
+    result = prisoner_files.hosts(host, _config(_prisoner(ip4=(), ip6=())), "web")
     assert not result.changed and "no ip4/ip6 address" in result.comment
     assert (web / "etc" / "hosts").read_text() == HOST_HOSTS

@@ -13,7 +13,7 @@ import pytest
 
 from salt_jail import rehearsal
 from salt_jail.core import model, release
-from salt_jail.core.features import hostconf, lifecycle, provision, thin
+from salt_jail.core.features import clock, hostconf, lifecycle, provision, thin
 from salt_jail.core.errors import JailprovError, MissingError
 from salt_jail.core.io.host import Host
 from salt_jail.rehearsal import nullfs
@@ -247,7 +247,7 @@ def test_stopped_thin_prisoner_finds_its_zone_in_the_tree(host, release_url):
     assert os.readlink(real(host, "/home/jail/p1/etc/localtime")) == "/usr/share/zoneinfo/Asia/Tokyo"
     bad = model.from_pillar(pillar(release_url, p1=thin_prisoner(1, timezone="Mars/Olympus")))
     with pytest.raises(JailprovError) as err:
-        provision.steps.localtime(host, bad, "p1")
+        clock.localtime(host, bad, "p1")
     assert "Mars/Olympus" in str(err.value)
 
 

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from salt_jail.core import model
-from salt_jail.core.features import lifecycle, steps
+from salt_jail.core.features import lifecycle, root as root_step
 from salt_jail.core.io.host import Host
 from tests.support.tree import snapshot
 
@@ -24,7 +24,7 @@ def test_a_link_in_the_scratch_root_never_leads_the_product_out(rehearsal_root, 
 
     cfg = model.parse({"jail_root": "/home/jail", "release": "14.2-RELEASE",
                        "prisoners": {"p1": {"hostname": "p1.example.org"}}})
-    assert steps.ensure_root(host, cfg, "p1").changed
+    assert root_step.ensure_root(host, cfg, "p1").changed
     prisoner = os.path.join(rehearsal_root, str(outside).lstrip("/"), "jail", "p1")
     assert os.path.isdir(prisoner)                       # inside the scratch root, as a chroot resolves it
     os.makedirs(os.path.join(prisoner, "var/db"))       # as step base leaves it: jailprov's install stamp
