@@ -31,7 +31,10 @@ called before (:attr:`Step.formula_state`), so ``state.apply jail`` builds exact
 """
 
 import dataclasses
+import functools
+import inspect
 import re
+import textwrap
 import typing
 
 from .features import prisoner as prisoner_
@@ -268,3 +271,51 @@ def readme_table():
         rows.append(f"| {step.seed} | `{step.sls_id}` | {' '.join(step.doc.split())} | `jailprov.{step.exec_name}` | "
                     f"`jailprov.{step.state_name}` |")
     return "\n".join(rows).replace("``", "`") + "\n"
+
+
+# ------------------------------------------------------------------------------------------------
+# The functions the execution and state modules generate from the registry
+# ------------------------------------------------------------------------------------------------
+REQUIRED = inspect.Parameter.empty
+
+
+def module_function(name, body, params, doc):
+    """``body(*args, **kwargs)`` as a module function named ``name`` whose signature is ``params`` (``(argument,
+    default)`` pairs, default :data:`REQUIRED` for a required one) and whose docstring is ``doc``: Salt's loader
+    reads both (argument matching, ``sys.doc``), so the generated function is documented like a written one."""
+    def function(*args, **kwargs):
+        return body(*args, **kwargs)
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    function.__signature__ = inspect.Signature([inspect.Parameter(arg, kind, default=default) for arg, default in params])
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
+
+
+def alias_function(func, old, kind):
+    """``func`` under the ``old`` name it had before the registry, documented as an alias (same signature)."""
+    @functools.wraps(func)
+    def alias(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = old
+    alias.__doc__ = (f"\n    Alias of {'state ' if kind == 'state' else ''}``jailprov.{func.__name__}`` (the name it had "
+                     "before the step registry; kept working).\n"
+                     + re.sub(rf"\bjailprov\.{func.__name__}(?=[ :])", f"jailprov.{old}", func.__doc__))
+    return alias
+
+
+def doc_text(step):
+    """The step's documentation as the first paragraph of a module function's docstring (indented, wrapped)."""
+    return textwrap.fill(step.doc, 112, initial_indent="    ", subsequent_indent="    ")
+
+
+def generate(namespace, kind, make):
+    """Define in ``namespace`` (a module's globals) the function ``make(step)`` of every prisoner step under its
+    id, then the aliases of ``kind`` (``exec`` or ``state``) of the older names."""
+    for step in PRISONER_STEPS:
+        namespace[step.id] = make(step)
+    for alias_kind, old, step_id in ALIASES:
+        if alias_kind == kind:
+            namespace[old] = alias_function(namespace[step_id], old, kind)

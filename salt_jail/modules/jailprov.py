@@ -24,7 +24,6 @@ import glob
 import inspect
 import logging
 import os
-import textwrap
 import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -493,35 +492,13 @@ def _step_function(step):
             options.update(fetcher=_salt_fetcher, progress=_fire_progress)
         return _step(step.fn, name, test, follow_move=step.follow_move, **options)
 
-    param = inspect.Parameter
-    run.__signature__ = inspect.Signature(
-        [param("name", param.POSITIONAL_OR_KEYWORD), param("test", param.POSITIONAL_OR_KEYWORD, default=False)]
-        + [param(key, param.POSITIONAL_OR_KEYWORD, default=default) for key, default in step.options])
-    run.__name__ = run.__qualname__ = step.id
-    run.__doc__ = (f"\n{textwrap.fill(step.doc, 112, initial_indent='    ', subsequent_indent='    ')}\n\n    Step ``{step.id}`` of the registry (SLS id ``jailprov-NAME-{step.id}``)."
-                   f"\n\n    CLI Example:\n\n    .. code-block:: bash\n\n        salt '*' jailprov.{step.id} prisoner1 "
-                   f"test=True\n        salt '*' jailprov.{step.id} prisoner1\n")
-    return run
+    return registry.module_function(step.id, run, [("name", registry.REQUIRED), ("test", False), *step.options], (
+        f"\n{registry.doc_text(step)}\n\n    Step ``{step.id}`` of the registry (SLS id ``jailprov-NAME-{step.id}``)."
+        f"\n\n    CLI Example:\n\n    .. code-block:: bash\n\n        salt '*' jailprov.{step.id} prisoner1 test=True"
+        f"\n        salt '*' jailprov.{step.id} prisoner1\n"))
 
 
-def _alias(func, old):
-    """``func`` under the name ``old`` it had before the step registry (documented as such)."""
-    @functools.wraps(func)
-    def alias(*args, **kwargs):
-        return func(*args, **kwargs)
-
-    alias.__name__ = alias.__qualname__ = old
-    alias.__doc__ = (f"\n    Alias of ``jailprov.{func.__name__}`` (the name this function had before the step "
-                     f"registry; kept working).\n" + func.__doc__.replace(f"jailprov.{func.__name__} ", f"jailprov.{old} "))
-    return alias
-
-
-for _step_def in registry.PRISONER_STEPS:
-    globals()[_step_def.id] = _step_function(_step_def)
-for _kind, _old, _id in registry.ALIASES:
-    if _kind == "exec":
-        globals()[_old] = _alias(globals()[_id], _old)
-del _step_def, _kind, _old, _id
+registry.generate(globals(), "exec", _step_function)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -16,9 +16,6 @@ named by its id; the names they had before stay as aliases (``jailprov.devfs_mou
 """
 
 import contextlib
-import functools
-import inspect
-import textwrap
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -118,34 +115,12 @@ def _step_state(step):
     def run(name, **options):
         return _run_step(name, step.id, name, **options)
 
-    param = inspect.Parameter
-    run.__signature__ = inspect.Signature([param("name", param.POSITIONAL_OR_KEYWORD)] + [
-        param(key, param.POSITIONAL_OR_KEYWORD, default=default) for key, default in step.options])
-    run.__name__ = run.__qualname__ = step.id
-    run.__doc__ = (f"\n{textwrap.fill(step.doc, 112, initial_indent='    ', subsequent_indent='    ')}\n\n"
-                   f"    .. code-block:: yaml\n\n        jailprov-prisoner1-{step.id}:\n          jailprov.{step.id}:\n"
-                   "            - name: prisoner1\n")
-    return run
+    return registry.module_function(step.id, run, [("name", registry.REQUIRED), *step.options], (
+        f"\n{registry.doc_text(step)}\n\n    .. code-block:: yaml\n\n        jailprov-prisoner1-{step.id}:\n"
+        f"          jailprov.{step.id}:\n            - name: prisoner1\n"))
 
 
-def _alias(func, old):
-    """State ``func`` under the name ``old`` it had before the step registry (documented as such)."""
-    @functools.wraps(func)
-    def alias(*args, **kwargs):
-        return func(*args, **kwargs)
-
-    alias.__name__ = alias.__qualname__ = old
-    alias.__doc__ = (f"\n    Alias of state ``jailprov.{func.__name__}`` (the name it had before the step registry; kept "
-                     "working).\n" + func.__doc__.replace(f"jailprov.{func.__name__}:", f"jailprov.{old}:"))
-    return alias
-
-
-for _step_def in registry.PRISONER_STEPS:
-    globals()[_step_def.id] = _step_state(_step_def)
-for _kind, _old, _id in registry.ALIASES:
-    if _kind == "state":
-        globals()[_old] = _alias(globals()[_id], _old)
-del _step_def, _kind, _old, _id
+registry.generate(globals(), "state", _step_state)
 
 
 def release_fetched(name="release"):
