@@ -316,6 +316,7 @@ def generate(namespace, kind, make):
     id, then the aliases of ``kind`` (``exec`` or ``state``) of the older names."""
     for step in PRISONER_STEPS:
         namespace[step.id] = make(step)
+        namespace[step.id].__module__ = namespace["__name__"]    # Salt's loader takes only the module's own
     for alias_kind, old, step_id in ALIASES:
         if alias_kind == kind:
             namespace[old] = alias_function(namespace[step_id], old, kind)
