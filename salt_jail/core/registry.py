@@ -31,10 +31,10 @@ called before (:attr:`Step.formula_state`), so ``state.apply jail`` builds exact
 """
 
 import dataclasses
-import functools
 import inspect
 import re
 import textwrap
+import types
 import typing
 
 from .features import prisoner as prisoner_
@@ -280,26 +280,27 @@ REQUIRED = inspect.Parameter.empty
 
 
 def module_function(name, body, params, doc):
-    """``body(*args, **kwargs)`` as a module function named ``name`` whose signature is ``params`` (``(argument,
-    default)`` pairs, default :data:`REQUIRED` for a required one) and whose docstring is ``doc``: Salt's loader
-    reads both (argument matching, ``sys.doc``), so the generated function is documented like a written one."""
-    def function(*args, **kwargs):
-        return body(*args, **kwargs)
+    """``body`` (a function defined in the module that publishes it) named ``name``, with the signature ``params``
+    (``(argument, default)`` pairs, default :data:`REQUIRED` for a required one) and the docstring ``doc``: Salt's
+    loader reads both (argument matching, ``sys.doc``), so a generated function is documented like a written one.
 
+    No wrapper: Salt injects per-call globals (a state's ``__running__``, ``__instance_id__``) into the globals
+    of the function it calls, which must be the module's own."""
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    function.__signature__ = inspect.Signature([inspect.Parameter(arg, kind, default=default) for arg, default in params])
-    function.__name__ = function.__qualname__ = name
-    function.__doc__ = doc
-    return function
+    body.__signature__ = inspect.Signature([inspect.Parameter(arg, kind, default=default) for arg, default in params])
+    body.__name__ = body.__qualname__ = name
+    body.__doc__ = doc
+    return body
 
 
 def alias_function(func, old, kind):
-    """``func`` under the ``old`` name it had before the registry, documented as an alias (same signature)."""
-    @functools.wraps(func)
-    def alias(*args, **kwargs):
-        return func(*args, **kwargs)
-
-    alias.__name__ = alias.__qualname__ = old
+    """A copy of ``func`` (same code, closure and module globals: see :func:`module_function`) under the ``old``
+    name it had before the registry, documented as an alias."""
+    alias = types.FunctionType(func.__code__, func.__globals__, old, func.__defaults__, func.__closure__)
+    alias.__kwdefaults__ = func.__kwdefaults__
+    alias.__signature__ = inspect.signature(func)
+    alias.__module__ = func.__module__
+    alias.__qualname__ = old
     alias.__doc__ = (f"\n    Alias of {'state ' if kind == 'state' else ''}``jailprov.{func.__name__}`` (the name it had "
                      "before the step registry; kept working).\n"
                      + re.sub(rf"\bjailprov\.{func.__name__}(?=[ :])", f"jailprov.{old}", func.__doc__))
@@ -316,7 +317,7 @@ def generate(namespace, kind, make):
     id, then the aliases of ``kind`` (``exec`` or ``state``) of the older names."""
     for step in PRISONER_STEPS:
         namespace[step.id] = make(step)
-        namespace[step.id].__module__ = namespace["__name__"]    # Salt's loader takes only the module's own
+        namespace[step.id].__module__ = namespace["__name__"]    # so it is: defined there (module_function)
     for alias_kind, old, step_id in ALIASES:
         if alias_kind == kind:
             namespace[old] = alias_function(namespace[step_id], old, kind)

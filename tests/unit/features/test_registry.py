@@ -88,6 +88,21 @@ def test_check_refuses_names_the_formula_and_the_modules_cannot_use(bad, message
         registry.check(registry.PRISONER_STEPS + (extra,))
 
 
+@pytest.mark.parametrize("kind", ["exec", "state"])
+def test_generated_functions_and_aliases_live_in_their_module(kind):
+    """Salt injects a state's ``__running__``/``__instance_id__`` into the globals of the function it calls (the
+    query memo reads them there): every generated function and alias must have its module's globals."""
+    import salt_jail.modules.jailprov as exec_mod
+    import salt_jail.states.jailprov as state_mod
+
+    module = exec_mod if kind == "exec" else state_mod
+    names = [s.id for s in registry.PRISONER_STEPS] + [old for k, old, _ in registry.ALIASES if k == kind]
+    for name in names:
+        fn = getattr(module, name)
+        fn = getattr(fn, "__wrapped__", fn)        # the exec module's _guard
+        assert fn.__globals__ is vars(module) and fn.__module__ == module.__name__, name
+
+
 def test_host_steps_name_existing_functions():
     import salt_jail.modules.jailprov as exec_mod
     import salt_jail.states.jailprov as state_mod
