@@ -12,7 +12,7 @@ from salt_jail.core import registry
 from salt_jail.core.features import prisoner as prisoner_
 from salt_jail.core.io import textedit
 
-from .states import apply_jail
+from tests.support.states import apply_jail
 
 SEED_ORDER = ["root", "base", "resolv_conf", "syslog", "crontab", "hosts", "pw_conf", "devfs", "wall_cmos_clock",
               "localtime", "root_password"]
