@@ -33,7 +33,6 @@ from salt_jail.core import registry
 from salt_jail.core.features import day2, hostaddr, hostconf, lifecycle, provision as provisioning, thin, uid_ranges, zfsprov
 from salt_jail.core.features import network as prisoner_network
 from salt_jail.core.features import fleet
-from salt_jail.core.release import cache
 from salt_jail.core.errors import JailprovError, MissingError, PartialError, ValidationError
 from salt_jail.core.io.host import CmdResult, Host
 from salt_jail.core.result import StepResult
@@ -603,7 +602,7 @@ def release_cache(prune=False, test=False):
         salt '*' jailprov.release_cache prune=True test=True
         salt '*' jailprov.release_cache prune=True
     """
-    return _call(cache.release_cache, _host(), _config(), prune=bool(prune), test=bool(test))
+    return _call(release.release_cache, _host(), _config(), prune=bool(prune), test=bool(test))
 
 
 # ------------------------------------------------------------------------------------------------

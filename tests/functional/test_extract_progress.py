@@ -7,6 +7,7 @@ import time
 import pytest
 
 from salt_jail.core import release
+from salt_jail.core.release import extract as extraction
 from salt_jail.core.io.host import CmdResult
 from salt_jail.rehearsal import mirror
 from tests.support import releases as support
@@ -41,7 +42,7 @@ def _unflag(tmp_path):
 
 
 def test_extraction_reports_as_it_goes(tmp_path, served, monkeypatch):
-    monkeypatch.setattr(release, "EXTRACT_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(extraction, "EXTRACT_POLL_SECONDS", 0.05)
     events = []
     cfg = support.config(tmp_path, [served])
     release.install_base(support.host(support.Runner().on(["tar"], slow_tar)), cfg, "p1", progress=events.append)
@@ -61,12 +62,12 @@ def test_estimate_counts_what_tar_would_have_read(tmp_path):
     (root / "etc").mkdir(parents=True)
     (root / "etc" / "motd").write_bytes(b"x" * 513)
     (root / "link").symlink_to("/nonexistent")
-    watch = release._ExtractWatch(str(root), None)
+    watch = extraction.ExtractWatch(str(root), None)
     # etc (512) + motd (512 header + 1024 data) + link (512)
     assert watch.estimate() == 512 + 512 + 1024 + 512
 
 
 def test_no_thread_without_a_listener(tmp_path):
-    report = release._Progress(None, 100, what="release/extract")
-    with release._ExtractWatch(str(tmp_path), report) as watch:
+    report = release.Progress(None, 100, what="release/extract")
+    with extraction.ExtractWatch(str(tmp_path), report) as watch:
         assert watch.thread is None

@@ -388,7 +388,7 @@ def install_writable(host, cfg, name, test=False, force=False, fetcher=None, pro
         return StepResult(True, built.comment, data={"tree": wanted, "root": root})
     if stamp is not None:
         clear, why = True, "an earlier extraction was interrupted"
-    elif release._contents(real):       # pylint: disable=protected-access
+    elif release.contents(real):
         if not force:
             raise JailprovError(
                 f"{root} is not empty and has no {release.STAMP}: it holds files jailprov did not install. "
@@ -403,16 +403,16 @@ def install_writable(host, cfg, name, test=False, force=False, fetcher=None, pro
         return StepResult(True, "\n".join(notes + ["would " + ", then ".join(steps)]),
                           data={"tree": wanted, "root": root})
     if clear:
-        release._clear_root(host, root, name)        # pylint: disable=protected-access
+        release.clear_root(host, root, name)
     os.makedirs(real, mode=0o755, exist_ok=True)
     new_stamp = {"format": release.STAMP_FORMAT, "type": "thin", "tree": wanted, "release": cfg.release,
                  "arch": cfg.arch, "dists": sorted(cfg.dists)}
-    release._mark_extracting(real, root, new_stamp)     # pylint: disable=protected-access
-    release._extract(host, archive, root, "the writable part", cfg.release,  # pylint: disable=protected-access
-                     release._Progress(progress, os.path.getsize(host.path(archive)),  # pylint: disable=protected-access
-                                       what="release/extract", dist="writable", prisoner=name))
+    release.mark_extracting(real, root, new_stamp)
+    release.extract_into(host, archive, root, "the writable part", cfg.release,
+                         release.Progress(progress, os.path.getsize(host.path(archive)),
+                                          what="release/extract", dist="writable", prisoner=name))
     new_stamp.update(state="installed", installed_at=_now())
-    release._write_stamp(real, root, new_stamp)     # pylint: disable=protected-access
+    release.write_stamp(real, root, new_stamp)
     steps = ([f"cleared {root} ({why})"] if clear else []) + [f"extracted the writable part of {wanted} into {root}"]
     return StepResult(True, "\n".join(notes + [", then ".join(steps)]), data={"tree": wanted, "root": root})
 

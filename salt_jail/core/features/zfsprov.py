@@ -205,14 +205,13 @@ def _extract(host, cfg, cache, root, progress):
     stamp = {"format": release.STAMP_FORMAT, "release": cfg.release, "arch": cfg.arch,
              "dists": {d: {"sha256": info["sha256"], "verified_by": info["verified_by"]}
                        for d, info in cache["dists"].items()}}
-    release._mark_extracting(real, root, stamp)  # pylint: disable=protected-access
+    release.mark_extracting(real, root, stamp)
     for dist, info in cache["dists"].items():
-        release._extract(host, info["tar"], root, dist, cfg.release,  # pylint: disable=protected-access
-                         release._Progress(progress, 0, what="release/extract", dist=dist,  # noqa
-                                           prisoner=zfs.RELEASES))
+        release.extract_into(host, info["tar"], root, dist, cfg.release,
+                             release.Progress(progress, 0, what="release/extract", dist=dist, prisoner=zfs.RELEASES))
     stamp.update(state="installed",
                  installed_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-    release._write_stamp(real, root, stamp)  # pylint: disable=protected-access
+    release.write_stamp(real, root, stamp)
 
 
 def host_datasets(host, cfg, test=False, fetcher=None, progress=None):

@@ -1,10 +1,19 @@
-"""The release cache on a minion (``cache_dir``, default ``/var/cache/jailprov``): what is in it, and pruning.
+"""The release cache on disk (``cache_dir``, default ``/var/cache/jailprov``): layout, lock, records, pruning.
 
-Layout (:mod:`salt_jail.core.release`): ``<cache_dir>/<release>/<arch>/`` holds, per distribution set,
-``<dist>.txz`` (as downloaded and verified), ``<dist>.tar`` (decompressed once, so that each prisoner's
-extraction skips xz: ~4x faster per prisoner) and ``<dist>.json`` (what was verified and built).
+Layout: ``<cache_dir>/<release>/<arch>/`` holds ``MANIFEST`` and, per distribution set, ``<dist>.txz`` (as
+downloaded and verified), ``<dist>.tar`` (decompressed once, so that each prisoner's extraction skips xz:
+~4x faster per prisoner) and ``<dist>.json``, the record of what was verified and built::
 
-What is kept and when it is deleted:
+    {"format": 1,
+     "txz": {"sha256": ..., "fingerprint": [size, mtime_ns, ctime_ns, inode]},
+     "tar": {"from": <sha256 of the txz>, "sha256": ..., "fingerprint": [...], "members": N, "problem": null}}
+
+The fingerprint makes re-verifying a file before every use cost one ``stat`` while nothing changed and a real
+sha256 otherwise (ctime cannot be set back, so a file rewritten and ``touch``-ed to its old mtime is still
+re-hashed).  ``.lock`` is held (``flock``) while a run downloads or decompresses into the directory, and by
+pruning, which leaves a locked release alone.
+
+What is kept and when it is deleted (:func:`release_cache`):
 
 - the pillar's release (``jailprov:release``/``arch``) is kept whole, ``.tar`` included, while the pillar has
   prisoners: every new prisoner is extracted from the ``.tar``, and the formula's ``jailprov-release`` state
@@ -14,13 +23,96 @@ What is kept and when it is deleted:
   do not need it: a prisoner is upgraded with freebsd-update(8), never re-extracted.
 """
 
+import contextlib
 import fcntl
+import json
 import os
+import posixpath
 import shutil
 
 from ..errors import JailprovError
-from ..release import read_stamp
+from .fetch import parse_manifest, read_text, remove
+from .stamp import read_stamp
 
+RECORD_FORMAT = 1
+
+
+def fingerprint(path):
+    """``[size, mtime_ns, ctime_ns, inode]`` of ``path``: equal while the file was not touched."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def sha256_of(path, entry, hasher):
+    """``(sha256, entry)`` of ``path``: the recorded ``entry["sha256"]`` (and ``entry`` itself) while its
+    fingerprint matches, else ``hasher(path)`` with a new entry ``{"sha256", "fingerprint"}``."""
+    now = fingerprint(path)
+    if entry and entry.get("fingerprint") == now:
+        return entry["sha256"], entry
+    digest = hasher(path)
+    return digest, {"sha256": digest, "fingerprint": now}
+
+
+class Store:
+    """``<cache_dir>/<release>/<arch>/`` on ``host`` (host paths in ``hdir``, this machine's in ``dir``).
+
+    ``release`` and ``arch`` come from a validated Config: the model admits only release names such as
+    ``14.2-RELEASE`` and the architectures of :data:`.fetch.ARCH_PATHS`, so they name one directory each.
+    """
+
+    def __init__(self, host, cache_dir, release, arch):
+        self.release = release
+        self.arch = arch
+        self.hdir = posixpath.join(cache_dir, release, arch)
+        self.dir = host.path(self.hdir)
+
+    def real(self, name):
+        """This machine's path of the cached file ``name``."""
+        return os.path.join(self.dir, name)
+
+    def exists(self, name):
+        return os.path.exists(self.real(name))
+
+    def remove(self, *names):
+        remove(*(self.real(n) for n in names))
+
+    def manifest(self):
+        """The cached MANIFEST parsed (``{file: ManifestEntry}``), or None when there is none."""
+        path = self.real("MANIFEST")
+        if not os.path.exists(path):
+            return None
+        return parse_manifest(read_text(path), f"{self.hdir}/MANIFEST")
+
+    def load_record(self, dist):
+        """The record ``<dist>.json``; ``{}`` when missing, unreadable or of another format."""
+        try:
+            with open(self.real(f"{dist}.json"), encoding="utf-8") as fh:
+                record = json.load(fh)
+        except (FileNotFoundError, ValueError):
+            return {}
+        return record if record.get("format") == RECORD_FORMAT else {}
+
+    def save_record(self, dist, record):
+        """Replace ``<dist>.json`` atomically."""
+        tmp = self.real(f"{dist}.json.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(dict(record, format=RECORD_FORMAT), fh, indent=1, sort_keys=True)
+        os.replace(tmp, self.real(f"{dist}.json"))
+
+    @contextlib.contextmanager
+    def locked(self, write=True):
+        """Hold ``.lock`` (one download/decompression at a time per release) for a run that writes; a run
+        that only reads (test mode) creates nothing, not even the directory, and takes no lock."""
+        if not write:
+            yield self
+            return
+        os.makedirs(self.dir, mode=0o755, exist_ok=True)
+        with open(self.real(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield self
+
+
+# --- inventory and pruning ---------------------------------------------------------------------------
 
 def _files(real):
     """``{name: bytes}`` of the regular files directly in ``real`` (never following a link; not ``.lock``)."""
