@@ -18,7 +18,7 @@ import typing
 from ..errors import JailprovError
 from . import extract, fetch
 from .progress import Progress
-from .store import Store, fingerprint, sha256_of
+from .store import Store, fingerprint
 
 
 @dataclasses.dataclass
@@ -92,7 +92,7 @@ def _plan_dist(store, dist, expected, source):
     txz, tar = f"{dist}.txz", f"{dist}.tar"
     p = DistPlan(dist, expected, source, store.load_record(dist))
     if store.exists(txz):
-        digest, entry = sha256_of(store.real(txz), p.record.get("txz"), fetch.sha256_file)
+        digest, entry = store.sha256(txz, p.record.get("txz"), fetch.sha256_file)
         if expected is not None and digest != expected:
             p.notes.append(f"cached {txz} does not match (expected {expected}, actual {digest}); fetching it again")
             p.stale = True
@@ -128,7 +128,7 @@ def _check_tar(store, tar, p):
         return built
     if not store.exists(tar):
         return None
-    digest, entry = sha256_of(store.real(tar), built, fetch.sha256_file)
+    digest, entry = store.sha256(tar, built, fetch.sha256_file)
     if digest != built["sha256"]:
         return None
     if entry is not built:

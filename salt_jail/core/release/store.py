@@ -65,6 +65,22 @@ class Store:
         self.arch = arch
         self.hdir = posixpath.join(cache_dir, release, arch)
         self.dir = host.path(self.hdir)
+        self._hashed = {}
+
+    def sha256(self, name, entry, hasher):
+        """:func:`sha256_of` the cached file ``name``; a file hashed once by this Store is not hashed again while
+        its fingerprint stays (a run that plans twice, before and after fetching MANIFEST, hashes once)."""
+        path = self.real(name)
+        known = self._hashed.get(path)
+
+        def memo(p):
+            if known and known["fingerprint"] == fingerprint(p):
+                return known["sha256"]
+            return hasher(p)
+
+        digest, entry = sha256_of(path, entry, memo)
+        self._hashed[path] = {"sha256": digest, "fingerprint": entry["fingerprint"]}
+        return digest, entry
 
     def real(self, name):
         """This machine's path of the cached file ``name``."""

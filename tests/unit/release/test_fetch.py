@@ -77,22 +77,17 @@ def _not_found(url, dest, progress, **_limits):
     raise fetch.FetchError(url, "HTTP 404 Not Found", status=404)
 
 
-def test_404_on_the_archive_mirror_points_at_the_release_name(tmp_path, monkeypatch):
+@pytest.mark.parametrize("tried, says, never", [
+    (fetch.ARCHIVE_MIRROR, ["not on the archive mirror either: check jailprov:release"], "end of life"),
+    (fetch.MAIN_MIRROR, ["may be past its end of life", f"add {fetch.ARCHIVE_MIRROR} to jailprov:mirrors"],
+     "not on the archive mirror"),
+])
+def test_404_points_at_the_archive_mirror_or_the_release_name(tmp_path, monkeypatch, tried, says, never):
     monkeypatch.setattr(fetch, "urllib_fetch", _not_found)
-    mirrors = fetch.Mirrors(support.config(tmp_path, [fetch.ARCHIVE_MIRROR]))
+    mirrors = fetch.Mirrors(support.config(tmp_path, [tried]))
     with pytest.raises(JailprovError) as err:
         mirrors.manifest(str(tmp_path / "MANIFEST"))
-    assert "not on the archive mirror either: check jailprov:release" in str(err.value)
-    assert "end of life" not in str(err.value)
-
-
-def test_404_on_a_main_mirror_points_at_the_archive_mirror(tmp_path, monkeypatch):
-    monkeypatch.setattr(fetch, "urllib_fetch", _not_found)
-    mirrors = fetch.Mirrors(support.config(tmp_path, [fetch.MAIN_MIRROR]))
-    with pytest.raises(JailprovError) as err:
-        mirrors.manifest(str(tmp_path / "MANIFEST"))
-    assert "may be past its end of life" in str(err.value)
-    assert f"add {fetch.ARCHIVE_MIRROR} to jailprov:mirrors" in str(err.value)
+    assert all(words in str(err.value) for words in says) and never not in str(err.value)
 
 
 def test_404_of_a_snapshot_build_names_the_snapshot_mirror(tmp_path, monkeypatch):

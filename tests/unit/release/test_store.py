@@ -146,6 +146,24 @@ def test_a_recorded_digest_is_trusted_only_while_the_fingerprint_matches(tmp_pat
     assert digest == "h2" and again["fingerprint"] != entry["fingerprint"]
 
 
+def test_a_store_hashes_a_file_once_while_it_is_unchanged(one):
+    hashed = []
+
+    def hasher(p):
+        hashed.append(p)
+        return "h" + str(len(hashed))
+
+    with one.locked():
+        with open(one.real("base.txz"), "w") as fh:
+            fh.write("x")
+        stale = {"sha256": "old", "fingerprint": [0, 0, 0, 0]}           # a record from before the file changed
+        first = one.sha256("base.txz", stale, hasher)
+        assert one.sha256("base.txz", stale, hasher) == first and first[0] == "h1" and len(hashed) == 1
+        with open(one.real("base.txz"), "w") as fh:
+            fh.write("y")
+        assert one.sha256("base.txz", stale, hasher)[0] == "h2"
+
+
 def test_a_cached_manifest_is_parsed_with_its_path_in_errors(one):
     with one.locked():
         with open(one.real("MANIFEST"), "w") as fh:
