@@ -33,7 +33,8 @@ from .store import release_cache
 __all__ = [
     "ARCH_PATHS", "ARCHIVE_MIRROR", "MAIN_MIRROR", "SNAPSHOT_MIRROR", "STAMP", "STAMP_FORMAT",
     "FetchError", "ManifestEntry", "Progress",
-    "arch_path", "clear_root", "contents", "download_deadline", "extract_into", "fetch_release", "install_base", "install_tree",
+    "arch_path", "clear_root", "contents", "download_deadline", "extract_into", "fetch_release", "install_base",
+    "install_tree",
     "mark_extracting", "parse_manifest", "read_stamp", "release_cache", "release_url", "scan_tar", "sha256_file",
     "urllib_fetch", "userland_version", "write_stamp",
 ]
