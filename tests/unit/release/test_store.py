@@ -12,6 +12,7 @@ from salt_jail.core import model
 from salt_jail.core.errors import ParseError
 from salt_jail.core.release import store
 from salt_jail.core.io.host import Host
+from tests.support.tree import snapshot
 
 CACHE = "var/cache/jailprov"
 
@@ -34,9 +35,9 @@ def world(tmp_path, seed_pillar):
 
 def test_lists_releases_with_sizes_and_users(world):
     root, host, cfg = world
-    before = sorted(p for p in root.rglob("*"))
+    before = snapshot(root)
     out = store.release_cache(host, cfg)
-    assert sorted(p for p in root.rglob("*")) == before and out["changed"] is False
+    assert snapshot(root) == before and out["changed"] is False
     by = {e["release"]: e for e in out["releases"]}
     assert by["14.2-RELEASE"]["files"] == {"base.json": 100, "base.tar": 16000, "base.txz": 4000}
     assert by["14.2-RELEASE"]["bytes"] == 20100 and by["14.1-RELEASE"]["bytes"] == 15090
