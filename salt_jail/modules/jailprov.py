@@ -75,8 +75,10 @@ def _memo():
     """The answers of read-only queries (``jls``, ``mount -p``) kept for the state run calling this function,
     or None: the state module (``_run_step``) hands one over only while nothing but jailprov states has run
     since it was filled, so a ``cmd.run`` that starts a jail between two jailprov states is never missed.
-    Direct calls (``salt '*' jailprov.list``) always ask the host."""
-    return __context__.get("jailprov.memo.answers") if __context__.get("jailprov.memo.armed") else None
+    Direct calls (``salt '*' jailprov.list``) always ask the host.  (The Salt side of the memo is
+    ``salt_jail.states.jailprov._query_memo``; the memo itself :mod:`salt_jail.core.io.memo`.)"""
+    held = __context__.get("jailprov.memo")
+    return held["memo"] if held and held.get("armed") else None
 
 
 def _rehearsal_bindir(root):

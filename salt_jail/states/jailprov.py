@@ -20,6 +20,7 @@ import contextlib
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_jail.core import registry
+from salt_jail.core.io.memo import QueryMemo
 
 __virtualname__ = "jailprov"
 
@@ -35,34 +36,56 @@ def _ret(name):
 
 
 _OURS = __virtualname__ + "_|-"
+#: Where ``__context__`` keeps this state run's query memo for the execution module (see :func:`_query_memo`).
+MEMO_KEY = "jailprov.memo"
+
+
+def _completed_since(running, count):
+    """The tags of the states that completed after the first ``count`` of ``running`` (Salt's ``__running__``,
+    in completion order), read from its end: a state's cost must not grow with the number of states before it."""
+    new = len(running) - count
+    if new <= 0:
+        return []
+    raw = getattr(running, "_ImmutableDict__obj", running)   # Salt hands the run's dict over frozen
+    try:
+        tags = reversed(raw)
+    except TypeError:                                       # not a dict: read it all
+        return list(running)[count:]
+    return [tag for tag, _ in zip(tags, range(new))]
 
 
 @contextlib.contextmanager
 def _query_memo():
-    """Let the execution module keep the answers of read-only queries (``jls``, ``mount -p``) across the
-    states of this run — a highstate of N prisoners asks once instead of N times — while only jailprov states
-    run: a new run, or any other state completed since the answers were kept (a ``cmd.run`` may have started a
-    jail), starts afresh.  The execution module empties the answers itself whenever it runs a command."""
+    """Hand the execution module this state run's :class:`~salt_jail.core.io.memo.QueryMemo` (the answers of
+    read-only queries such as ``jls`` and ``mount -p``) while one jailprov state runs, and yield it (None when
+    not called by a state run): a highstate of N prisoners asks once instead of N times.
+
+    The Salt side of the memo, all of it here: a state run is Salt's ``__instance_id__`` plus ``__running__``
+    (the states completed so far); the memo lives in ``__context__[MEMO_KEY]`` as ``{"run", "done", "memo",
+    "armed"}``, armed only while a jailprov state runs, so direct calls (``salt '*' jailprov.list``) always ask
+    the host.  A new run gets a new memo; a state of another module completed since the last jailprov state
+    (a ``cmd.run`` may have started a jail) invalidates it.  The execution module's host empties it itself
+    whenever it runs a command that may change the host (:meth:`QueryMemo.command`)."""
     running = globals().get("__running__")
     run = globals().get("__instance_id__")
     if running is None or run is None:      # not called by a state run
-        yield
+        yield None
         return
-    done = list(running)
-    memo = __context__.get("jailprov.memo")
-    if (memo is None or not done or memo["run"] != run or len(done) < memo["done"]
-            or any(not tag.startswith(_OURS) for tag in done[memo["done"]:])):
+    done = len(running)
+    held = __context__.get(MEMO_KEY)
+    if held is None or not done or held["run"] != run or done < held["done"]:
         # the first state of a run (nothing done yet) always starts afresh: a minion without multiprocessing
         # keeps __context__ from run to run, and a new run's __instance_id__ may reuse the old one's id()
-        memo = {"run": run, "done": 0}
-        __context__["jailprov.memo.answers"] = {}
-    memo["done"] = len(done)
-    __context__["jailprov.memo"] = memo
-    __context__["jailprov.memo.armed"] = True
+        held = {"run": run, "done": 0, "memo": QueryMemo()}
+    elif any(not tag.startswith(_OURS) for tag in _completed_since(running, held["done"])):
+        held["memo"].invalidate()
+    held["done"] = done
+    held["armed"] = True
+    __context__[MEMO_KEY] = held
     try:
-        yield
+        yield held["memo"]
     finally:
-        __context__["jailprov.memo.armed"] = False
+        held["armed"] = False
 
 
 def _run_step(name, func, *args, **kwargs):
@@ -194,9 +217,9 @@ def jail_conf_new(name="host"):
     ret = _run_step(name, "jail_conf_new")
     if ret["result"] is None:
         # test mode writes nothing: tell this run's jail_conf states which blocks the run would have added
-        memo = __context__.get("jailprov.memo")
-        if memo is not None:
-            memo["jail_conf_new"] = list(ret["changes"].get("added", []))
+        with _query_memo() as memo:
+            if memo is not None:
+                memo.notes["jail_conf_new"] = list(ret["changes"].get("added", []))
     return ret
 
 
@@ -211,8 +234,8 @@ def jail_conf(name):
             - name: prisoner1
     """
     if __opts__.get("test"):
-        with _query_memo():
-            predicted = (__context__.get("jailprov.memo") or {}).get("jail_conf_new", ())
+        with _query_memo() as memo:
+            predicted = memo.notes.get("jail_conf_new", ()) if memo is not None else ()
         if name in predicted:
             ret = _ret(name)
             ret["comment"] = (f"jail.conf entry of {name}: already correct once jailprov-host-jail_conf has added "

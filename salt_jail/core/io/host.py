@@ -105,9 +105,10 @@ class Host:
     root: str = "/"
     runner: object = dataclasses.field(default_factory=SubprocessRunner)
     bindir: str = None
-    #: Answers of read-only queries (:meth:`query`) kept for a run, or None to ask every time.  Any other
-    #: command run through this host empties it: it may have started a jail or mounted something.
-    memo: dict = None
+    #: The run's :class:`~salt_jail.core.io.memo.QueryMemo` (answers of read-only queries, :meth:`query`), or
+    #: None to ask every time.  A command run through this host that may change it (:func:`memo.may_change_host`:
+    #: it may have started a jail or mounted something) empties it.
+    memo: object = None
 
     def path(self, host_path, follow=False):
         """The real path of a host path (``/etc/rc.conf`` → ``<root>/etc/rc.conf``).
@@ -132,8 +133,8 @@ class Host:
 
     def run(self, argv, stdin=None, env=None, cwd=None, secret=False):
         """Run a FreeBSD tool by name; returns :class:`CmdResult` whatever the exit status."""
-        if self.memo:
-            self.memo.clear()
+        if self.memo is not None:
+            self.memo.command(argv)
         return self._run(argv, stdin=stdin, env=env, cwd=cwd, secret=secret)
 
     def check(self, argv, stdin=None, env=None, cwd=None, secret=False, what=None):
@@ -143,15 +144,12 @@ class Host:
     def query(self, argv, what=None):
         """A read-only query (``jls -v --libxo json``, ``mount -p``) checked like :meth:`check`.
 
-        With a :attr:`memo` the answer is kept and given again until another command runs through this
-        host: a highstate asks ``jls`` once, not once per prisoner.  A failed query is not kept.
+        With a :attr:`memo` the answer is kept and given again until a command that may change the host runs
+        through this host: a highstate asks ``jls`` once, not once per prisoner.  A failed query is not kept.
         """
         if self.memo is None:
             return self.check(argv, what=what)
-        key = tuple(argv)
-        if key not in self.memo:
-            self.memo[key] = self._checked(self._run(argv), argv, what)
-        return self.memo[key]
+        return self.memo.answer(argv, lambda: self._checked(self._run(argv), argv, what))
 
     def _run(self, argv, **kwargs):
         argv = list(argv)

@@ -5,6 +5,7 @@ import pytest
 from salt_jail.core.formats import jailconf, rcconf
 from salt_jail.core.errors import CommandError
 from salt_jail.core.io.host import CmdResult, Host
+from salt_jail.core.io.memo import QueryMemo
 from tests.support.runner import FakeRunner
 
 
@@ -25,7 +26,7 @@ def test_query_without_memo_asks_every_time():
 
 def test_query_with_memo_asks_once_until_another_command_runs():
     runner = counting_runner()
-    host = Host(root="/", runner=runner, memo={})
+    host = Host(root="/", runner=runner, memo=QueryMemo())
     assert host.query(["jls", "-v"]).stdout == "answer 1"
     assert host.query(["jls", "-v"]).stdout == "answer 1"
     assert host.query(["mount", "-p"]).stdout == "answer 2"
@@ -36,17 +37,28 @@ def test_query_with_memo_asks_once_until_another_command_runs():
     assert [c.tool for c in runner.calls] == ["jls", "mount", "jail", "jls", "mount", "mount"]
 
 
+def test_a_read_only_command_keeps_the_answers():
+    runner = counting_runner()
+    host = Host(root="/", runner=runner, memo=QueryMemo())
+    assert host.query(["jls", "-v"]).stdout == "answer 1"
+    host.run(["ping", "-c", "1", "192.168.11.31"])             # changes nothing
+    host.run(["zfs", "list", "-H", "-o", "name", "zroot/jails"])
+    assert host.query(["jls", "-v"]).stdout == "answer 1"
+    host.run(["zfs", "create", "zroot/jails/p1"])              # may: the answers go
+    assert host.query(["jls", "-v"]).stdout == "answer 5"
+
+
 def test_failed_query_is_not_kept():
     runner = counting_runner().on(["jls"], CmdResult(1, "", "jls: boom"))
-    host = Host(root="/", runner=runner, memo={})
+    host = Host(root="/", runner=runner, memo=QueryMemo())
     for _ in range(2):
         with pytest.raises(CommandError, match="boom"):
             host.query(["jls"], what="listing")
-    assert len(runner.calls) == 2 and host.memo == {}
+    assert len(runner.calls) == 2 and len(host.memo) == 0
 
 
 def test_a_memo_shared_by_hosts_is_dropped_by_any_of_them():
-    memo = {}
+    memo = QueryMemo()
     runner = counting_runner()
     first, second = Host(runner=runner, memo=memo), Host(runner=runner, memo=memo)
     first.query(["jls"])
