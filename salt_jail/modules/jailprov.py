@@ -105,21 +105,26 @@ def _host():
 def _config(pillar=None):
     """The validated model; ``pillar`` is a whole pillar dict (default: the minion's).
 
-    A highstate calls this module once per state: the model of the minion's pillar is kept in
-    ``__context__`` (keyed by the pillar's ``jailprov`` text) so it is validated once per run, not once per
-    state — which made reruns quadratic in the number of prisoners.
+    A highstate calls this module once per state: the model of the minion's pillar is kept in the state run's
+    query memo (:func:`_memo`, its ``notes``) with the pillar object it came from, so it is validated once per
+    run, not once per state — which made reruns quadratic in the number of prisoners.  A state run's pillar is
+    fixed for the run; the object is compared by identity (a ``repr`` of the whole pillar, the former key, cost
+    each state time in proportion to the pillar).  Direct calls validate every time.
     """
-    data = dict(pillar if pillar is not None else __pillar__)
-    key = repr(data.get(model.PILLAR_KEY))
-    cached = __context__.get("jailprov.config") if pillar is None else None
-    if cached and cached[0] == key:
-        return cached[1]
+    data = pillar if pillar is not None else __pillar__
+    memo = _memo() if pillar is None else None
+    raw = data.get(model.PILLAR_KEY)
+    raw = getattr(raw, "_ImmutableDict__obj", raw)      # the same object under Salt's frozen view
+    if memo is not None:
+        cached = memo.notes.get("config")
+        if cached is not None and cached[0] is raw:
+            return cached[1]
     try:
-        cfg = model.from_pillar(data)
+        cfg = model.from_pillar(dict(data))
     except ValidationError as exc:
         raise SaltInvocationError("invalid jailprov pillar:\n  " + "\n  ".join(exc.errors)) from exc
-    if pillar is None:
-        __context__["jailprov.config"] = (key, cfg)
+    if memo is not None:
+        memo.notes["config"] = (raw, cfg)
     return cfg
 
 

@@ -274,8 +274,11 @@ def restart_pending(name):
               - jailprov: jailprov-prisoner1-running
     """
     ret = _ret(name)
-    done = [v for v in (globals().get("__running__") or {}).values() if hasattr(v, "get")]
-    last = [v for v in done if v.get("__id__") == f"jailprov-{name}-running"]
+    running = globals().get("__running__") or {}
+    state_id = f"jailprov-{name}-running"
+    last = [running[tag] for tag in (f"{_OURS}{state_id}_|-{name}_|-running",) if tag in running]   # the formula's
+    if not last:
+        last = [v for v in running.values() if hasattr(v, "get") and v.get("__id__") == state_id]
     if last and last[0].get("result") is not False:       # onfail also fires on a test run's None
         ret["comment"] = f"the last state of {name} did not fail"
         return ret
@@ -288,6 +291,7 @@ def restart_pending(name):
     if not out.get("changed"):
         ret["comment"] = out.get("comment", "")
         return ret
+    done = [v for v in running.values() if hasattr(v, "get")]
     causes = [f"{v.get('__id__')}: {str(v.get('comment', '')).splitlines()[0]}" for v in done
               if v.get("result") is False and v.get("comment")
               and not str(v.get("comment")).startswith("One or more requisite failed")]

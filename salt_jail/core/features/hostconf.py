@@ -102,16 +102,25 @@ def _parse(text, path):
 
 def _set_block(path, name, params):
     """transform for textedit.edit: set the block, then verify the new text parses back to ``params``."""
+    return _set_blocks(path, [(name, params)])
+
+
+def _set_blocks(path, blocks):
+    """transform for textedit.edit: set each ``(name, params)`` block, then verify the new text parses back to
+    every block's ``params`` — parsing the text once, however many blocks (a first highstate adds them all)."""
     def transform(old):
         doc = _parse(old, path)
-        doc.set_block(name, params)
+        doc.set_blocks(blocks)
         new = doc.render()
-        check = _parse(new, path).block(name)
-        got = [(p.key, p.value) for p in (check or ())]
-        want = [(k, _normal(v)) for k, v in params]
-        if got != want:
-            raise JailprovError(f"{path}: the rendered block for {name} does not parse back to the intended "
-                                f"parameters (wanted {want}, parsed {got}); nothing was written")
+        parsed = {}
+        for block in _parse(new, path).blocks():
+            parsed.setdefault(block.name, block.body)
+        for name, params in blocks:
+            got = [(p.key, p.value) for p in (parsed.get(name) or ())]
+            want = [(k, _normal(v)) for k, v in params]
+            if got != want:
+                raise JailprovError(f"{path}: the rendered block for {name} does not parse back to the intended "
+                                    f"parameters (wanted {want}, parsed {got}); nothing was written")
         return new, ""
     return transform
 
@@ -304,14 +313,7 @@ def new_blocks(host, cfg, test=False):
            and lifecycle.find_running(host, p.name) is None]
     if not new:
         return StepResult(False, f"no new prisoner to add to {cfg.jail_conf}")
-    transforms = [_set_block(cfg.jail_conf, p.name, _wanted_params(host, cfg, p)) for p in new]
-
-    def add_all(old):
-        text = old
-        for transform in transforms:
-            text, _ = transform(text)
-        return text, ""
-
+    add_all = _set_blocks(cfg.jail_conf, [(p.name, _wanted_params(host, cfg, p)) for p in new])
     edit = _edit(host, root, cfg.jail_conf, add_all, test)
     names = [p.name for p in new]
     if not edit.changed:

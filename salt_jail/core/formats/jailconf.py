@@ -641,6 +641,20 @@ class Document:
             new = new[:-1]  # something else follows the '}' on its line, or the file ends there
         return self._update(text[:start] + new + text[end:])
 
+    def set_blocks(self, blocks):
+        """:meth:`set_block` for each ``(name, params)`` of ``blocks``, in order; returns ``True`` when the text
+        changed.  When none of them is in the file yet (a first highstate adds every prisoner's block) they are
+        appended and the text is parsed once, not once per block."""
+        blocks = list(blocks)
+        names = [name for name, _params in blocks]
+        existing = {b.name for b in _walk(self.statements)}
+        if len(set(names)) < len(names) or existing.intersection(names):
+            return any([self.set_block(name, params) for name, params in blocks])
+        text = self._text
+        for name, params in blocks:
+            text = self._appended(render_block(name, params), text)
+        return self._update(text)
+
     def _keep_comments(self, found, keys, new):
         """``new`` (a rendered block, one line per key of ``keys``) with the comments of block ``found``: a
         comment line stays before the parameter that followed it, a comment ending a parameter's line stays at
@@ -741,9 +755,9 @@ class Document:
         trail = not text[end:line_end].strip()
         return (line_start if lead else start), (line_end if trail else end), lead and trail
 
-    def _appended(self, chunk):
-        """The text with ``chunk`` added at the end, after one blank line."""
-        text = self._text
+    def _appended(self, chunk, text=None):
+        """The text (or ``text``) with ``chunk`` added at the end, after one blank line."""
+        text = self._text if text is None else text
         if text and not text.endswith("\n"):
             text += "\n"
         return text + ("\n" if text else "") + chunk

@@ -448,6 +448,22 @@ class RcConf:
     def __init__(self, text, filename=None):
         self.filename = filename
         self._lines = _parse_lines(text, filename)
+        self._indexed = None        # the lines self._index describes
+
+    def _lookup_index(self):
+        """``(last, opaque, linenos)`` of the current lines: the index of each key's last plain assignment, the
+        indexes of the opaque lines that may assign each name, and each line's number (one more at the end) —
+        built once per text, so that a lookup does not scan the file (a plan looks up every variable)."""
+        if self._indexed is not self._lines:
+            last, opaque, linenos = {}, {}, [1]
+            for i, line in enumerate(self._lines):
+                if line.key:
+                    last[line.key] = i
+                for name in line.touches:
+                    opaque.setdefault(name, []).append(i)
+                linenos.append(linenos[-1] + line.text.count("\n"))
+            self._index, self._indexed = (last, opaque, linenos), self._lines
+        return self._index
 
     def render(self):
         """The text, byte-identical to the parsed one when nothing was changed."""
@@ -462,15 +478,16 @@ class RcConf:
         return list(seen)
 
     def _lineno(self, index):
-        return 1 + sum(line.text.count("\n") for line in self._lines[:index])
+        return self._lookup_index()[2][index]
 
     def _last_index(self, key):
-        return max((i for i, line in enumerate(self._lines) if line.key == key), default=None)
+        return self._lookup_index()[0].get(key)
 
     def _ambiguous(self, key, after):
         """ParseError for the first opaque assignment of ``key`` after line index ``after``, or None."""
-        for i, line in enumerate(self._lines):
-            if i > after and key in line.touches:
+        for i in self._lookup_index()[1].get(key, ()):
+            if i > after:
+                line = self._lines[i]
                 return ParseError(
                     f"{key} is assigned {line.reason}; salt_jail reads and edits only plain "
                     f'{key}="value" lines outside shell blocks', self.filename, self._lineno(i))
@@ -528,6 +545,29 @@ class RcConf:
         appended = _parse_lines(f"{text}{key}={quote(value)}\n", self.filename)
         if appended[-1].key != key:
             raise ParseError(f"cannot append {key}: the file's last command is not finished "
+                             "(an open block or a trailing backslash)", self.filename, self._lineno(len(self._lines)))
+        self._lines = appended
+        return True
+
+    def set_all(self, items):
+        """:meth:`set` for each ``(key, value)`` of ``items``, in order; True when the text changed.  The keys
+        not assigned yet are appended together, parsing the text once (not once per key)."""
+        items = list(items)
+        new = []
+        for key, value in items:
+            _check_key(key)
+            _check_value(key, value)
+            if self.lookup(key) is None and key not in dict(new):
+                new.append((key, value))
+        changed = [self.set(key, value) for key, value in items if (key, value) not in new]
+        if not new:
+            return any(changed)
+        text = self.render()
+        if text and not text.endswith("\n"):
+            text += "\n"
+        appended = _parse_lines(text + "".join(f"{key}={quote(value)}\n" for key, value in new), self.filename)
+        if [line.key for line in appended[len(appended) - len(new):]] != [key for key, _ in new]:
+            raise ParseError(f"cannot append {new[0][0]}: the file's last command is not finished "
                              "(an open block or a trailing backslash)", self.filename, self._lineno(len(self._lines)))
         self._lines = appended
         return True
@@ -629,17 +669,23 @@ class _Layers:
 
     def write(self, key, value, notes):
         """Make ``value`` the effective value of ``key`` by editing the target file."""
-        found = self.effective(key)
+        self.write_all([(key, value)], notes)
+
+    def write_all(self, items, notes):
+        """:meth:`write` for each ``(key, value)`` of ``items`` (distinct keys), in one edit of the target."""
         paths = [path for path, _ in self.order]
-        if found is not None and paths.index(found[0]) > paths.index(self.target):
-            path, assignment = found
-            raise JailprovError(
-                f"{path}:{assignment.lineno}: {key} set there overrides {self.target} ({path} is read after "
-                f"it), and salt_jail edits only {self.target} (jailprov:host:rc_conf): remove {key} from {path}")
-        self.conf(self.target).set(key, value)
-        if found is not None and found[0] != self.target:
-            notes.append(f"{key} in {found[0]} (line {found[1].lineno}) is now overridden by "
-                         f'{key}="{value}" in {self.target}, which is read after it.')
+        found = [self.effective(key) for key, _ in items]
+        for (key, _), where in zip(items, found):
+            if where is not None and paths.index(where[0]) > paths.index(self.target):
+                path, assignment = where
+                raise JailprovError(
+                    f"{path}:{assignment.lineno}: {key} set there overrides {self.target} ({path} is read after "
+                    f"it), and salt_jail edits only {self.target} (jailprov:host:rc_conf): remove {key} from {path}")
+        self.conf(self.target).set_all(items)
+        for (key, value), where in zip(items, found):
+            if where is not None and where[0] != self.target:
+                notes.append(f"{key} in {where[0]} (line {where[1].lineno}) is now overridden by "
+                             f'{key}="{value}" in {self.target}, which is read after it.')
 
 
 def plan_rc_conf(cfg, texts, remove=()):
@@ -855,8 +901,8 @@ def _plan_aliases(cfg, layers, remove, notes):
         if address in elsewhere:
             notes.append(f"{address} is also configured by {elsewhere[address]}; it is added to "
                          f"{cfg.interface} as well.")
-        layers.write(f"ifconfig_{vif}_alias{number}", _alias_value(address), notes)
-        number += 1
+    layers.write_all([(f"ifconfig_{vif}_alias{number + i}", _alias_value(address))
+                      for i, address in enumerate(missing)], notes)
     if wanted:
         notes.append(f"jail.conf sets interface = {cfg.interface}, so jail(8) adds each prisoner address to "
                      f"{cfg.interface} when the jail starts and removes it when the jail stops, including the "

@@ -16,8 +16,9 @@ and again only after a command that may have changed the answer.  The interface,
     drop every answer: something outside this memo's sight may have changed the host (the Salt adapter calls it
     when a state of another module ran between two jailprov states).
 ``memo.notes``
-    a dict of what one step of the run tells a later step of the same run (test mode's predictions); it lives
-    as long as the memo and is not emptied by :meth:`invalidate`: it holds no answer of the host.
+    a dict of what the run keeps for its later calls besides the host's answers (the validated pillar model,
+    test mode's predictions of one step for a later one); it lives as long as the memo and is not emptied by
+    :meth:`invalidate`: it holds no answer of the host.
 
 Loader-free: nothing here knows Salt.  How a run is identified and where the memo is kept between the calls of
 one run is the adapter's business.
