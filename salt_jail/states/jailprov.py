@@ -219,7 +219,7 @@ def jail_conf_new(name="host"):
         # test mode writes nothing: tell this run's jail_conf states which blocks the run would have added
         with _query_memo() as memo:
             if memo is not None:
-                memo.notes["jail_conf_new"] = list(ret["changes"].get("added", []))
+                memo.notes["jail_conf_new"] = frozenset(ret["changes"].get("added", []))
     return ret
 
 

@@ -253,12 +253,25 @@ def _check_unique(ctx, prisoners):
                     seen[(kind, value)] = p.name
 
 
+def _disjoint(ranges):
+    """Whether no two of ``ranges`` (IdRange) overlap: sorted by start, each starts after every earlier one ends
+    (n log n: the pairwise check below, which names each overlapping pair, is quadratic in the prisoners)."""
+    end = None
+    for rng in sorted(ranges, key=lambda r: r.lo):
+        if end is not None and rng.lo <= end:
+            return False
+        end = rng.hi if end is None else max(end, rng.hi)
+    return True
+
+
 def _check_ranges(errs, host, prisoners):
     owners = []
     if host.pw_range:
         owners.append((_kp("host", "pw_range"), "the host", host.pw_range))
     owners += [(_kp("prisoners", p.name, "pw_range"), f"prisoner {p.name!r}", p.pw_range)
                for p in prisoners if p.pw_range and not p.absent]
+    if all(_disjoint([getattr(rng, kind) for _path, _who, rng in owners]) for kind in ("uid", "gid")):
+        return
     for i, (path, who, rng) in enumerate(owners):
         for _opath, owho, orng in owners[:i]:
             for kind in ("uid", "gid"):
