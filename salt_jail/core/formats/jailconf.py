@@ -925,6 +925,48 @@ def _collect(doc, read):
     return jails
 
 
+class _Collected:
+    """:func:`_collect`'s records of one configuration, indexed: ``jails`` in creation order, ``by_name`` (the
+    records of each name), ``wild`` (the positions of wildcard records), ``names`` (the non-wildcard names, in
+    order).  Never changed once built: :func:`_evaluate` builds its own parameters from the records."""
+
+    def __init__(self, jails):
+        self.jails = jails
+        self.by_name = {}
+        for index, jail in enumerate(jails):
+            self.by_name.setdefault(jail.name, []).append(index)
+        self.wild = [index for index, jail in enumerate(jails) if wild_jail_name(jail.name)]
+        self.names = [name for name in self.by_name if not wild_jail_name(name)]
+
+
+#: The last configurations collected: ``{id(statements): (statements, filename, [(pattern, files read)], _Collected)}``.
+_COLLECTED = {}
+_COLLECTED_MAX = 16
+
+
+def _collected(doc, read):
+    """:func:`_collect` of ``doc``, indexed (:class:`_Collected`), kept for the same parsed text while every file
+    its ``.include`` lines read reads the same again: a highstate evaluates the same jail.conf once per prisoner
+    and step, and collecting it each time made every state cost in proportion to the number of jails."""
+    key = id(doc.statements)
+    kept = _COLLECTED.get(key)
+    if (kept is not None and kept[0] is doc.statements and kept[1] == doc.filename
+            and all(read is not None and sorted(read(pattern)) == files for pattern, files in kept[2])):
+        return kept[3]
+    reads = []
+
+    def recording(pattern):
+        files = sorted(read(pattern))
+        reads.append((pattern, files))
+        return files
+
+    result = _Collected(_collect(doc, recording if read is not None else None))
+    if len(_COLLECTED) >= _COLLECTED_MAX:
+        _COLLECTED.pop(next(iter(_COLLECTED)))
+    _COLLECTED[key] = (doc.statements, doc.filename, reads, result)
+    return result
+
+
 def _load(doc_or_path, read):
     if isinstance(doc_or_path, Document):
         return doc_or_path
@@ -991,24 +1033,25 @@ def _resolve(jail, params, param, gen):
     return None
 
 
-def _evaluate(jails, name):
-    """config.c ``load_config()`` for the one jail ``name``."""
-    matches = [j for j in jails if j.name == name and not wild_jail_name(name)]
+def _evaluate(collected, name):
+    """config.c ``load_config()`` for the one jail ``name`` of ``collected`` (:class:`_Collected`)."""
+    jails = collected.jails
+    positions = [] if wild_jail_name(name) else collected.by_name.get(name, [])
+    matches = [jails[i] for i in positions]
     if not matches:
         raise JailprovError(f"jail \"{name}\" is not defined in the configuration")
     if len(matches) > 1:
         places = ", ".join(j.where for j in matches)
         raise JailprovError(f"jail \"{name}\" is defined {len(matches)} times ({places})")
     jail = matches[0]
-    seq = jails.index(jail)
+    seq = positions[0]
 
     # The jail's name sets "name", or "jid" when it is a non-zero number (strtol semantics).
     numeric = re.fullmatch(r"\s*[+-]?[0-9]+", name) and int(name) != 0
     params = [_CfParam("jid" if numeric else "name", [_CfString(name)], immutable=True)]
     own_done = False
-    for index, wild in enumerate(jails):
-        if not wild_jail_name(wild.name):
-            continue
+    for index in collected.wild:
+        wild = jails[index]
         if seq < index and not own_done:
             for st in jail.params:
                 _add(jail, params, _CfParam.from_param(st))
@@ -1050,16 +1093,12 @@ def effective_params(doc_or_path, name, read=None):
     Raises :class:`JailprovError` where jail(8) would refuse the jail (unknown variable, variable
     loop, redefined ``name``/``jid``, missing include) or when ``name`` is not defined exactly once.
     """
-    return _evaluate(_collect(_load(doc_or_path, read), read), name)
+    return _evaluate(_collected(_load(doc_or_path, read), read), name)
 
 
 def defined_jails(doc_or_path, read=None):
     """Names of all (non-wildcard) jails defined by the file and everything it includes, in order."""
-    names = []
-    for jail in _collect(_load(doc_or_path, read), read):
-        if not wild_jail_name(jail.name) and jail.name not in names:
-            names.append(jail.name)
-    return names
+    return list(_collected(_load(doc_or_path, read), read).names)
 
 
 def fs_reader(root="/"):
