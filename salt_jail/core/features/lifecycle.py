@@ -142,10 +142,23 @@ def _bool_param(params, key):
     return last == "true" or bool(number and int(number.group()))
 
 
+@functools.lru_cache(maxsize=4)
+def _jls(text):
+    """``jls -v --libxo json`` output parsed, and the index of each name: a state run keeps one jls answer
+    (:mod:`salt_jail.core.io.memo`) that every state reads, and parsing it each time cost each state in
+    proportion to the number of jails.  Callers get copies (:func:`_copy`)."""
+    jails = tuple(jailcmd.parse_jls_json(text))
+    return jails, {j["name"]: i for i, j in reversed(list(enumerate(jails)))}
+
+
+def _copy(jail):
+    return {k: list(v) if isinstance(v, list) else v for k, v in jail.items()}
+
+
 def running_jails(host):
     """The running jails, from ``jls -v --libxo json``."""
     res = host.query(jailcmd.JLS_ARGV, what="cannot list the running jails")
-    return jailcmd.parse_jls_json(res.stdout)
+    return [_copy(j) for j in _jls(res.stdout)[0]]
 
 
 def _find(jails, name):
@@ -155,7 +168,9 @@ def _find(jails, name):
 
 def find_running(host, name):
     """The running jail named exactly ``name`` (its jls entry), or None."""
-    return _find(running_jails(host), name)
+    res = host.query(jailcmd.JLS_ARGV, what="cannot list the running jails")
+    jails, index = _jls(res.stdout)
+    return _copy(jails[index[name]]) if name in index else None
 
 
 def _mount_table(host):
