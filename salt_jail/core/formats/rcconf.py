@@ -439,6 +439,32 @@ def _scan_lines(text, filename):
     return lines
 
 
+#: The last indexes built by :func:`_index`: ``{id(lines): (lines, index)}``.
+_INDEXES = {}
+_INDEXES_MAX = 16
+
+
+def _index(lines):
+    """``(last, opaque, linenos)`` of ``lines`` (a tuple of :class:`_Line`): the index of each key's last plain
+    assignment, the indexes of the opaque lines that may assign each name, and each line's number (one more at
+    the end) — built once per text and shared like the parsed lines, so that a lookup does not scan the file (a
+    plan looks up every variable; every state reads rc.conf)."""
+    kept = _INDEXES.get(id(lines))
+    if kept is not None and kept[0] is lines:
+        return kept[1]
+    last, opaque, linenos = {}, {}, [1]
+    for i, line in enumerate(lines):
+        if line.key:
+            last[line.key] = i
+        for name in line.touches:
+            opaque.setdefault(name, []).append(i)
+        linenos.append(linenos[-1] + line.text.count("\n"))
+    if len(_INDEXES) >= _INDEXES_MAX:
+        _INDEXES.pop(next(iter(_INDEXES)))
+    _INDEXES[id(lines)] = (lines, (last, opaque, linenos))
+    return last, opaque, linenos
+
+
 class RcConf:
     """An rc.conf text: read values, edit them in place, render the text (see the module docstring).
 
@@ -448,22 +474,10 @@ class RcConf:
     def __init__(self, text, filename=None):
         self.filename = filename
         self._lines = _parse_lines(text, filename)
-        self._indexed = None        # the lines self._index describes
 
     def _lookup_index(self):
-        """``(last, opaque, linenos)`` of the current lines: the index of each key's last plain assignment, the
-        indexes of the opaque lines that may assign each name, and each line's number (one more at the end) —
-        built once per text, so that a lookup does not scan the file (a plan looks up every variable)."""
-        if self._indexed is not self._lines:
-            last, opaque, linenos = {}, {}, [1]
-            for i, line in enumerate(self._lines):
-                if line.key:
-                    last[line.key] = i
-                for name in line.touches:
-                    opaque.setdefault(name, []).append(i)
-                linenos.append(linenos[-1] + line.text.count("\n"))
-            self._index, self._indexed = (last, opaque, linenos), self._lines
-        return self._index
+        """:func:`_index` of the current lines."""
+        return _index(self._lines)
 
     def render(self):
         """The text, byte-identical to the parsed one when nothing was changed."""
