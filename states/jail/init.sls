@@ -2,7 +2,7 @@
     Order: pillar validation, removals, host files, the release (once), each prisoner's steps, start. #}
 include:
   - jail.validate
-  - jail.clean
+  - jail.absent
   - jail.host
   - jail.release
   - jail.prisoners

@@ -653,42 +653,32 @@ def _not_dataset(mounts, dataset):
                                                              or m.device.startswith(dataset + "/")))]
 
 
-def _unmount_below(host, name, root, test, dataset=None, done=None):
+def _unmount_below(host, name, root, dataset=None, done=None, mounts=None):
     """Unmount everything below ``root``, deepest first; refuse a mount on ``root`` itself (but the
     prisoner's own ``dataset``, which ``zfs destroy`` unmounts).  Each mount point unmounted is added to
-    ``done["unmounted"]`` as it goes (what a failure later reports)."""
-    real_root = _real_host_path(host, root)
-    mounts = _not_dataset(_mounts_under(host, root), dataset)
-    on_root = [m for m in mounts if m.mountpoint in (root, real_root)]
-    if on_root:
-        raise JailprovError(
-            f"refusing to destroy {name}: {root} is itself a mount point ({on_root[0].fstype} from "
-            f"{on_root[0].device}); remove that file system yourself (e.g. `zfs destroy` for a dataset)")
+    ``done["unmounted"]`` as it goes (what a failure later reports).  ``mounts``: the mount-table entries
+    below ``root`` when just read (else the table is read here)."""
+    if mounts is None:
+        mounts = _not_dataset(_mounts_under(host, root), dataset)
+    _refuse_mount_on_root(host, name, root, mounts)
     argvs = [jailcmd.umount_argv(m.mountpoint) for m in mounts]
-    if argvs and not test:
-        for argv in argvs:
-            host.check(argv, what=f"cannot unmount {argv[-1]} below the root of {name}")
-            if done is not None:
-                done.setdefault("unmounted", []).append(argv[-1])
-        left = _not_dataset(_mounts_under(host, root), dataset)
-        if left:
-            raise JailprovError(f"refusing to remove {root}: {', '.join(m.mountpoint for m in left)} is still "
-                                "mounted below it after unmounting")
+    for argv in argvs:
+        host.check(argv, what=f"cannot unmount {argv[-1]} below the root of {name}")
+        if done is not None:
+            done.setdefault("unmounted", []).append(argv[-1])
+    left = _not_dataset(_mounts_under(host, root), dataset) if argvs else []
+    if left:
+        raise JailprovError(f"refusing to remove {root}: {', '.join(m.mountpoint for m in left)} is still "
+                            "mounted below it after unmounting")
     return [argv[-1] for argv in argvs]
 
 
 def _remove_tree(host, name, root):
     """``chflags -R 0 ROOT`` then remove the tree in Python, never following a symlink or crossing a mount."""
-    real = host.path(root)
-    other = _other_file_systems(real)
-    if other:
-        raise JailprovError(f"refusing to remove {root}: {_as_host_path(host, other[0])} is a mount point "
-                            "(another file system) below it; unmount it first")
+    _refuse_other_file_systems(host, root, [])
     host.check(jailcmd.chflags_clear_argv(root), what=f"cannot clear the file flags below {root}")
-    if not shutil.rmtree.avoids_symlink_attacks:
-        raise JailprovError("this Python cannot remove a directory tree without following symlinks")
     try:
-        shutil.rmtree(real)
+        shutil.rmtree(host.path(root))
     except OSError as err:
         raise JailprovError(f"cannot remove {root} while destroying {name}: {err.filename}: {err.strerror} "
                             "(a file flag that chflags could not clear?)") from None
@@ -764,30 +754,78 @@ def _config_removals(host, cfg, name, params, holders, own_files, test):
     return edits + thin.fstab_removal(host, name, test=test)
 
 
-def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
-    """Destroy prisoner ``name``: stop it, unmount, clear file flags, remove its tree and its configuration.
+@dataclasses.dataclass
+class DestroyPlan:
+    """What :func:`destroy` found and would do for one name, every refusal already made (:func:`plan_destroy`).
 
-    In order: ``jail -q -f CONF -r NAME`` when running; ``umount`` of everything still mounted below
-    the root (``mount -p``, deepest first); ``chflags -R 0 ROOT`` (``noschg`` would leave sunlnk, uchg
-    and friends, which a prisoner with allow.chflags can set); removal of the tree without following
-    symlinks; then the prisoner's jail.conf block (or jail.conf.d file), jail_list entry and rc.conf
-    aliases.
+    ``jail`` is its jls entry when running, ``stop_conf`` the file ``jail -r`` would be given; ``mounts``
+    the mount-table entries below the root that would be unmounted (deepest first); ``dataset`` the prisoner's
+    own ZFS dataset (or None: a directory tree); ``edits`` the planned configuration edits (EditResult,
+    computed without writing)."""
 
-    Only what jailprov built (:mod:`~salt_jail.core.features.ownership`): a tree with jailprov's install stamp, or
-    a prisoner the pillar names whose jail.conf block (path ``jail_root/NAME``) jailprov wrote and whose
-    tree is missing or empty.  Anything else — a plain directory, an administrator's own jail — is refused
-    whatever ``force`` says, unless ``destroy_unmanaged`` repeats the name (a separate, explicit
-    override).  A name of which nothing exists is no change.
+    name: str
+    root: str
+    has_tree: bool
+    dataset: object
+    jail: object
+    running: list
+    stop_conf: object
+    mounts: list
+    edits: list
+    removals: object
 
-    Refused before anything changes: a prisoner still present in the pillar (unless ``force``); a root
-    that is not strictly inside jail_root, is a symlink or has one between jail_root and it, or is
-    not the ``path`` jail.conf gives the jail; kern.securelevel > 0 (system flags cannot be cleared);
-    a jail.conf or rc.conf it cannot edit.
-    Refused before the tree is touched (after the stop, since jail -r unmounts what it mounted): a
-    root that is itself a mount point, anything still mounted below the root after unmounting, and
-    a directory below it on another file system.  ``test`` lists what would be removed and removes
-    nothing.
-    """
+    @property
+    def exists(self):
+        return bool(self.has_tree or self.edits or self.jail is not None)
+
+    def result(self, test, edits=None, unmounted=None):
+        """The :class:`StepResult` of this plan: predicted (``test``), or of the run that applied it."""
+        name, root, jail = self.name, self.root, self.jail
+        edits = [e for e in (self.edits if edits is None else edits) if e.changed]
+        unmounted = [m.mountpoint for m in self.mounts] if unmounted is None else unmounted
+        actions = [f"stop jail {name} (jid {jail['jid']})"] if jail is not None else []
+        actions += [f"unmount {path}" for path in unmounted]
+        if self.dataset:
+            actions.append(f"destroy dataset {self.dataset} and its snapshots (zfs destroy -r)")
+        elif self.has_tree:
+            actions.append(f"clear the file flags below {root} and remove it")
+        actions += [f"edit {e.shown}" if e.new is not None else f"remove {e.shown}" for e in edits]
+        if not actions:
+            return StepResult(False, f"prisoner {name} is already absent")
+        comment = (f"prisoner {name} would be destroyed: " if test else f"prisoner {name} destroyed: ") + \
+            "; ".join(actions)
+        return StepResult(True, comment, diff="".join(e.diff for e in edits),
+                          data={"stopped": jail is not None, "unmounted": list(unmounted),
+                                "removed": root if self.has_tree else None, "files": [e.shown for e in edits],
+                                **({"dataset": self.dataset} if self.dataset else {})})
+
+
+def _refuse_mount_on_root(host, name, root, mounts, jail=None):
+    """Refuse a file system mounted on ``root`` itself (``mounts``: those below it, the dataset left out)."""
+    on_root = [m for m in mounts if m.mountpoint in (root, _real_host_path(host, root))]
+    if on_root:
+        after = (f". A run would stop jail {name} (jid {jail['jid']}) first, then refuse"
+                 if jail is not None else "")
+        raise JailprovError(
+            f"refusing to destroy {name}: {root} is itself a mount point ({on_root[0].fstype} from "
+            f"{on_root[0].device}); remove that file system yourself (e.g. `zfs destroy` for a dataset){after}")
+
+
+def _refuse_other_file_systems(host, root, mounts):
+    """Refuse a directory below ``root`` on another file system that is not one of ``mounts`` (those are
+    unmounted first): :func:`_remove_tree` never crosses into another file system."""
+    if not shutil.rmtree.avoids_symlink_attacks:
+        raise JailprovError("this Python cannot remove a directory tree without following symlinks")
+    unmounting = {os.path.realpath(host.path(m.mountpoint)) for m in mounts}
+    other = [p for p in _other_file_systems(host.path(root)) if os.path.realpath(p) not in unmounting]
+    if other:
+        raise JailprovError(f"refusing to remove {root}: {_as_host_path(host, other[0])} is a mount point "
+                            "(another file system) below it; unmount it first")
+
+
+def plan_destroy(host, cfg, name, force=False, destroy_unmanaged=None):
+    """Every check :func:`destroy` makes before it changes anything, in a real run and in test mode alike:
+    the :class:`DestroyPlan`, or the :class:`JailprovError` a run would fail with.  Writes nothing."""
     _check_name(name)
     if "/" in name:
         raise ValidationError(f"jail name {name!r} is not a single path component")
@@ -826,27 +864,41 @@ def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
     running = running_jails(host)
     jail = _find(running, name)
     _check_jailprov_built(host, cfg, name, root, has_tree, holders, jail is not None, destroy_unmanaged)
+    stop_conf = None
+    if jail is not None:                    # what _stop_one checks before `jail -r`
+        stop_conf = conf or config_file_for(host, cfg, name)
+        _check_removes_the_named_jail(host, stop_conf, name, jail, running)
+    # Before the stop: jail -r unmounts what the jail's configuration mounted; whatever is left then is
+    # unmounted here.  A mount on the root itself, and another file system below it that the mount table
+    # does not show, are refused before anything changes.
+    mounts = _not_dataset(_mounts_under(host, root), dataset)
+    _refuse_mount_on_root(host, name, root, mounts, jail)
+    if has_tree and dataset is None:
+        _refuse_other_file_systems(host, root, mounts)
     exists = has_tree or holders or jail is not None  # else: nothing to do, not even rc.conf tidying
+    return DestroyPlan(name=name, root=root, has_tree=has_tree, dataset=dataset, jail=jail, running=running,
+                       stop_conf=stop_conf, mounts=mounts,
+                       edits=[e for e in planned if e.changed] if exists else [], removals=removals)
+
+
+def apply_destroy(host, cfg, plan):
+    """Carry out a :class:`DestroyPlan`: stop, unmount, remove the tree (or dataset), then the configuration.
+
+    A failure after the first change is a :class:`PartialError` saying what was done and what is left."""
+    name, root, jail = plan.name, plan.root, plan.jail
     done = {}
     try:
-        if jail is not None and not test:
-            _stop_one(host, cfg, name, running, test=False, conf=conf)
+        if jail is not None:
+            _stop_one(host, cfg, name, plan.running, test=False, conf=plan.stop_conf)
             done["stopped"] = f"jail {name} (was jid {jail['jid']})"
-        if jail is not None and test:
-            # jail -r unmounts what its configuration mounted; whatever is left then would be unmounted too.
-            mounts = _not_dataset(_mounts_under(host, root), dataset)
-            on_root = [m for m in mounts if m.mountpoint in (root, _real_host_path(host, root))]
-            if on_root:      # what the real run meets after the stop, predicted
-                raise JailprovError(
-                    f"refusing to destroy {name}: {root} is itself a mount point ({on_root[0].fstype} from "
-                    f"{on_root[0].device}); remove that file system yourself (e.g. `zfs destroy` for a dataset). "
-                    f"A run would stop jail {name} (jid {jail['jid']}) first, then refuse")
-            unmounted = [m.mountpoint for m in mounts]
-        else:
-            unmounted = _unmount_below(host, name, root, test, dataset=dataset, done=done)
-        if has_tree and not test:
-            if dataset:
-                zfsprov.destroy_dataset(host, name, dataset, root)
+        # after a stop the table is read again: jail -r unmounted what the jail's configuration mounted
+        unmounted = _unmount_below(host, name, root, dataset=plan.dataset, done=done,
+                                   mounts=None if jail is not None else plan.mounts)
+        if plan.has_tree:
+            if plan.dataset:
+                from . import zfsprov  # pylint: disable=import-outside-toplevel  (zfsprov uses this module)
+
+                zfsprov.destroy_dataset(host, name, plan.dataset, root)
             else:
                 _remove_tree(host, name, root)
             done["removed"] = root
@@ -854,21 +906,37 @@ def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
         if not done:
             raise
         raise PartialError(f"destroying {name} failed: {exc}", done,
-                           left=(f"remove {root}" if "removed" not in done and has_tree else "")
-                           + f"{', then ' if has_tree and 'removed' not in done else ''}remove {name} from the "
+                           left=(f"remove {root}" if "removed" not in done and plan.has_tree else "")
+                           + f"{', then ' if plan.has_tree and 'removed' not in done else ''}remove {name} from the "
                              "host's jail.conf and rc.conf; then apply again") from None
-    edits = [e for e in (planned if test else removals(test=False)) if e.changed] if exists else []
-    actions = [f"stop jail {name} (jid {jail['jid']})"] if jail is not None else []
-    actions += [f"unmount {path}" for path in unmounted]
-    if dataset:
-        actions.append(f"destroy dataset {dataset} and its snapshots (zfs destroy -r)")
-    elif has_tree:
-        actions.append(f"clear the file flags below {root} and remove it")
-    actions += [f"edit {e.shown}" if e.new is not None else f"remove {e.shown}" for e in edits]
-    if not actions:
-        return StepResult(False, f"prisoner {name} is already absent")
-    comment = (f"prisoner {name} would be destroyed: " if test else f"prisoner {name} destroyed: ") + "; ".join(actions)
-    return StepResult(True, comment, diff="".join(e.diff for e in edits),
-                      data={"stopped": jail is not None, "unmounted": unmounted,
-                            "removed": root if has_tree else None, "files": [e.shown for e in edits],
-                            **({"dataset": dataset} if dataset else {})})
+    edits = plan.removals(test=False) if plan.exists else []
+    return plan.result(test=False, edits=edits, unmounted=unmounted)
+
+
+def destroy(host, cfg, name, test=False, force=False, destroy_unmanaged=None):
+    """Destroy prisoner ``name``: stop it, unmount, clear file flags, remove its tree and its configuration.
+
+    In order: ``jail -q -f CONF -r NAME`` when running; ``umount`` of everything still mounted below
+    the root (``mount -p``, deepest first); ``chflags -R 0 ROOT`` (``noschg`` would leave sunlnk, uchg
+    and friends, which a prisoner with allow.chflags can set); removal of the tree without following
+    symlinks; then the prisoner's jail.conf block (or jail.conf.d file), jail_list entry and rc.conf
+    aliases.
+
+    Only what jailprov built (:mod:`~salt_jail.core.features.ownership`): a tree with jailprov's install stamp, or
+    a prisoner the pillar names whose jail.conf block (path ``jail_root/NAME``) jailprov wrote and whose
+    tree is missing or empty.  Anything else — a plain directory, an administrator's own jail — is refused
+    whatever ``force`` says, unless ``destroy_unmanaged`` repeats the name (a separate, explicit
+    override).  A name of which nothing exists is no change.
+
+    Refused before anything changes (:func:`plan_destroy`, in test mode exactly as in a run): a prisoner
+    still present in the pillar (unless ``force``); a root that is not strictly inside jail_root, is a
+    symlink or has one between jail_root and it, or is not the ``path`` jail.conf gives the jail;
+    kern.securelevel > 0 (system flags cannot be cleared); a jail.conf or rc.conf it cannot edit; a
+    running jail whose configured jid is another jail's (``jail -r`` would remove that one); a root
+    that is itself a mount point; a directory below it on another file system that the mount table
+    does not list.  Refused after the stop, before the tree is touched: anything still mounted below
+    the root after unmounting (only a run can see that).  ``test`` lists what would be done and changes
+    nothing.
+    """
+    plan = plan_destroy(host, cfg, name, force=force, destroy_unmanaged=destroy_unmanaged)
+    return plan.result(test=True) if test else apply_destroy(host, cfg, plan)

@@ -559,7 +559,8 @@ def absent_cfg():
 def test_destroy(host, root, runner, absent_cfg):
     (root / "home/jail/prisoner2/usr/ports").mkdir(parents=True)
     leftover = f"/usr/ports\t{ROOT2}/usr/ports\tnullfs\tro\t0 0\n"
-    runner.expect(SECURELEVEL, "-1\n").expect(JLS, jls(("prisoner1", 1), ("prisoner2", 2))).expect(STOP2)
+    runner.expect(SECURELEVEL, "-1\n").expect(JLS, jls(("prisoner1", 1), ("prisoner2", 2)))
+    runner.expect(MOUNT_P, TABLE + leftover).expect(STOP2)      # the plan reads the table before the stop
     runner.expect(MOUNT_P, TABLE + leftover).expect(["umount", f"{ROOT2}/usr/ports"]).expect(MOUNT_P, TABLE)
     runner.expect(CHFLAGS2)
     result = lifecycle.destroy(host, absent_cfg, "prisoner2")
@@ -742,6 +743,58 @@ def test_destroy_reports_an_unremovable_file(host, root, runner, absent_cfg):
         os.system(f"chattr -R -i {root} 2>/dev/null")
 
 
+def _jid_clash(root, runner):
+    """prisoner2 runs as jid 7 while jail.conf gives it jid 2, which the running jail web holds."""
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls(("prisoner2", 7), ("web", 2)))
+    return "refusing to stop jail prisoner2: /etc/jail.conf gives it jid 2, but the running prisoner2 has jid 7"
+
+
+def _other_file_system(root, runner):
+    """A directory below the root on another file system that the mount table does not list."""
+    (root / "home/jail/prisoner2/mnt").mkdir()
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls()).expect(MOUNT_P, TABLE)
+    return "refusing to remove /home/jail/prisoner2: /home/jail/prisoner2/mnt is a mount point .another file system."
+
+
+def _mount_on_root(root, runner):
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls(("prisoner2", 2)))
+    runner.expect(MOUNT_P, TABLE + f"/data\t{ROOT2}\tnullfs\trw\t0 0\n")
+    return "refusing to destroy prisoner2: /home/jail/prisoner2 is itself a mount point .nullfs from /data."
+
+
+def _unmanaged(root, runner):
+    (root / "home/jail/prisoner2/var/db/jailprov-base.json").unlink()
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls())
+    return "refusing to destroy prisoner2: it is not a prisoner jailprov installed"
+
+
+@pytest.mark.parametrize("refusal", [_jid_clash, _other_file_system, _mount_on_root, _unmanaged])
+@pytest.mark.parametrize("test", [True, False])
+def test_destroy_test_mode_predicts_every_refusal(host, root, runner, absent_cfg, monkeypatch, refusal, test):
+    """Deliverable 2 (destroy): test=True plans through the checks a run makes, so it fails with the very
+    error the run fails with, before anything changes — the jid clash (_stop_one's check) and another file
+    system below the root (_remove_tree's check) were made only by a run before."""
+    real_mnt = str(root / "home/jail/prisoner2/mnt")
+    monkeypatch.setattr(lifecycle, "_other_file_systems",
+                        lambda top: [real_mnt] if os.path.isdir(real_mnt) else [])
+    message = refusal(root, runner)
+    before = snapshot(root)
+    with pytest.raises(JailprovError, match=message) as err:
+        lifecycle.destroy(host, absent_cfg, "prisoner2", test=test)
+    assert type(err.value) is JailprovError                   # refused before any change, not a PartialError
+    assert snapshot(root) == before
+
+
+def test_destroy_test_mode_and_run_plan_alike(host, root, runner, absent_cfg):
+    """The prediction is the run's result word for word, and the run does what the plan listed."""
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls()).expect(MOUNT_P, TABLE)
+    plan = lifecycle.destroy(host, absent_cfg, "prisoner2", test=True)
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls()).expect(MOUNT_P, TABLE).expect(CHFLAGS2)
+    done = lifecycle.destroy(host, absent_cfg, "prisoner2")
+    assert done.comment == plan.comment.replace("would be destroyed", "destroyed")
+    assert (done.diff, done.data) == (plan.diff, plan.data)
+
+
 @pytest.mark.parametrize("name", ["a/b", "-f"])
 def test_destroy_refuses_odd_names(host, runner, absent_cfg, name):
     with pytest.raises(ValidationError):
@@ -891,11 +944,14 @@ def test_every_public_lifecycle_function_is_called_somewhere():
 
 
 def test_a_destroy_refused_after_the_stop_reports_what_it_did(host, root, runner, absent_cfg):
-    """Issue 15: the jail was stopped and dev unmounted before the refusal; the error says so (state changes)."""
+    """Issue 15: the jail was stopped and dev unmounted before the refusal; the error says so (state changes).
+
+    What the plan can see is refused before the stop (test_destroy_test_mode_predicts_every_refusal); here
+    the mount and the file system appear between the plan and the run, so only the run's re-check sees them."""
     from salt_jail.core.errors import PartialError
 
     devfs = f"devfs\t{ROOT2}/dev\tdevfs\trw\t0 0\n"
-    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls(("prisoner2", 2))).expect(STOP2)
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls(("prisoner2", 2))).expect(MOUNT_P, TABLE + devfs).expect(STOP2)
     runner.expect(MOUNT_P, TABLE + devfs + f"zroot/p2\t{ROOT2}\tzfs\trw\t0 0\n")
     with pytest.raises(PartialError, match="is itself a mount point") as err:
         lifecycle.destroy(host, absent_cfg, "prisoner2")
@@ -903,13 +959,14 @@ def test_a_destroy_refused_after_the_stop_reports_what_it_did(host, root, runner
     assert "Already done: stopped: jail prisoner2 (was jid 2)" in str(err.value)
     assert "Left to do: remove /home/jail/prisoner2" in str(err.value)
 
-    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls(("prisoner2", 2))).expect(STOP2)
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls(("prisoner2", 2))).expect(MOUNT_P, TABLE + devfs).expect(STOP2)
     runner.expect(MOUNT_P, TABLE + devfs).expect(["umount", f"{ROOT2}/dev"]).expect(MOUNT_P, TABLE)
     (root / "home/jail/prisoner2/mnt").mkdir(parents=True, exist_ok=True)
     real = root / "home/jail/prisoner2/mnt"
     import salt_jail.core.features.lifecycle as lc
     original = lc._other_file_systems
-    lc._other_file_systems = lambda top: [str(real)]
+    scans = []
+    lc._other_file_systems = lambda top: [str(real)] if scans.append(top) or len(scans) > 1 else []
     try:
         with pytest.raises(PartialError, match="is a mount point .another file system. below it") as err:
             lifecycle.destroy(host, absent_cfg, "prisoner2")
