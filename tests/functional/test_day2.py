@@ -251,10 +251,12 @@ def test_a_refused_destroy_reports_what_it_did(make_loaders, seed_pillar, served
     gone["jailprov"]["prisoners"]["prisoner2"]["absent"] = True
     loaders = make_loaders(gone)
     dry = _apply(loaders, test=True)["jailprov-prisoner2-absent"]
-    assert dry["result"] is False and "itself a mount point" in dry["comment"] and "stop jail prisoner2" in dry["comment"]
+    assert dry["result"] is False and "itself a mount point" in dry["comment"]
     assert "prisoner2" in _jails(scratch)
+    # issue 14 (destroy's test mode = a run's checks): the mount the jail's configuration does not make is
+    # refused before the stop, by the run as by the dry run; a refusal after a stop still reports what it did
+    # (tests/unit/features/test_lifecycle.py::test_a_destroy_refused_after_the_stop_reports_what_it_did)
     ret = _apply(loaders)["jailprov-prisoner2-absent"]
-    assert ret["result"] is False and "itself a mount point" in ret["comment"]
-    assert ret["changes"] == {"stopped": "jail prisoner2 (was jid 2)"}
-    assert "Left to do: remove /home/jail/prisoner2" in ret["comment"]
-    assert "prisoner2" not in _jails(scratch)
+    assert ret["result"] is False and ret["comment"] == dry["comment"]
+    assert ret["changes"] == {}
+    assert "prisoner2" in _jails(scratch)

@@ -591,6 +591,10 @@ def ping(host, cfg, name, target, count=3):
 # ------------------------------------------------------------------------------------------------
 # destroy
 # ------------------------------------------------------------------------------------------------
+class NotJailprovsError(JailprovError):
+    """Destroy refused: what is there was not built by jailprov (an administrator's own jail or directory)."""
+
+
 def _check_jailprov_built(host, cfg, name, root, has_tree, holders, running, override):
     """Refuse to destroy ``name`` unless jailprov built it (see :func:`destroy`) or ``override == name``."""
     if override == name:
@@ -609,7 +613,7 @@ def _check_jailprov_built(host, cfg, name, root, has_tree, holders, running, ove
         what = "an administrator's own jail (not in the pillar, not installed by jailprov)"
     else:
         what = "not a prisoner jailprov installed"
-    raise JailprovError(
+    raise NotJailprovsError(
         f"refusing to destroy {name}: it is {what}: {'; '.join(where)}. Nothing was changed. To destroy it all "
         f"the same, name it twice: destroy_unmanaged={name}")
 
@@ -800,15 +804,31 @@ class DestroyPlan:
                                 **({"dataset": self.dataset} if self.dataset else {})})
 
 
-def _refuse_mount_on_root(host, name, root, mounts, jail=None):
-    """Refuse a file system mounted on ``root`` itself (``mounts``: those below it, the dataset left out)."""
-    on_root = [m for m in mounts if m.mountpoint in (root, _real_host_path(host, root))]
+def _refuse_mount_on_root(host, name, root, mounts, configured=()):
+    """Refuse a file system mounted on ``root`` itself (``mounts``: those below it, the dataset left out),
+    unless ``configured`` names its mount point: ``jail -r`` unmounts what the jail's configuration mounted."""
+    on_root = [m for m in mounts if m.mountpoint in (root, _real_host_path(host, root))
+               and m.mountpoint not in configured]
     if on_root:
-        after = (f". A run would stop jail {name} (jid {jail['jid']}) first, then refuse"
-                 if jail is not None else "")
         raise JailprovError(
             f"refusing to destroy {name}: {root} is itself a mount point ({on_root[0].fstype} from "
-            f"{on_root[0].device}); remove that file system yourself (e.g. `zfs destroy` for a dataset){after}")
+            f"{on_root[0].device}); remove that file system yourself (e.g. `zfs destroy` for a dataset)")
+
+
+def _configured_mountpoints(host, params):
+    """The mount points of the ``mount`` and ``mount.fstab`` parameters (fstab lines: jail(8) mounts them at
+    start and unmounts them at ``jail -r``), normalised, each also by its resolved host path."""
+    lines = [v for v in params.get("mount", []) if isinstance(v, str)] if isinstance(params.get("mount"), list) else []
+    fstabs = params.get("mount.fstab")
+    for path in fstabs if isinstance(fstabs, list) else []:
+        lines += (_read(host, path) or "").splitlines() if path.startswith("/") else []
+    found = set()
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and fields[1].startswith("/"):
+            point = posixpath.normpath(fields[1])
+            found.update((point, _real_host_path(host, point)))
+    return found
 
 
 def _refuse_other_file_systems(host, root, mounts):
@@ -872,7 +892,13 @@ def plan_destroy(host, cfg, name, force=False, destroy_unmanaged=None):
     # unmounted here.  A mount on the root itself, and another file system below it that the mount table
     # does not show, are refused before anything changes.
     mounts = _not_dataset(_mounts_under(host, root), dataset)
-    _refuse_mount_on_root(host, name, root, mounts, jail)
+    configured = ()
+    if jail is not None:
+        try:
+            configured = _configured_mountpoints(host, _params(host, stop_conf, name))
+        except JailprovError:
+            pass      # not configured there: jail -r unmounts nothing of it (and fails on its own)
+    _refuse_mount_on_root(host, name, root, mounts, configured)
     if has_tree and dataset is None:
         _refuse_other_file_systems(host, root, mounts)
     exists = has_tree or holders or jail is not None  # else: nothing to do, not even rc.conf tidying

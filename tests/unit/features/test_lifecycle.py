@@ -11,7 +11,7 @@ import pytest
 
 from salt_jail.core import model
 from salt_jail.core.features import lifecycle
-from salt_jail.core.errors import CommandError, JailprovError, ValidationError
+from salt_jail.core.errors import CommandError, JailprovError, PartialError, ValidationError
 from salt_jail.core.io.host import Host
 from tests.support.runner import FakeRunner, jls_json
 from tests.support.samples import SEED_PING  # the tutorial's own ping output
@@ -781,8 +781,22 @@ def test_destroy_test_mode_predicts_every_refusal(host, root, runner, absent_cfg
     before = snapshot(root)
     with pytest.raises(JailprovError, match=message) as err:
         lifecycle.destroy(host, absent_cfg, "prisoner2", test=test)
-    assert type(err.value) is JailprovError                   # refused before any change, not a PartialError
+    assert not isinstance(err.value, PartialError)            # refused before any change
     assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_destroy_leaves_a_configured_mount_on_the_root_to_jail_r(host, root, runner, absent_cfg, test):
+    """A file system the jail's own ``mount`` parameter mounts on its root is unmounted by ``jail -r``: not a
+    refusal, in test mode as in a run (the run re-reads the table after the stop)."""
+    set_prisoner2_param(root, f'mount = "/data {ROOT2} nullfs ro 0 0";')
+    on_root = TABLE + f"/data\t{ROOT2}\tnullfs\tro\t0 0\n"
+    runner.expect(SECURELEVEL, "0\n").expect(JLS, jls(("prisoner2", 2))).expect(MOUNT_P, on_root)
+    if not test:
+        runner.expect(STOP2).expect(MOUNT_P, TABLE).expect(CHFLAGS2)
+    result = lifecycle.destroy(host, absent_cfg, "prisoner2", test=test)
+    assert result.changed and "stop jail prisoner2 (jid 2)" in result.comment
+    assert (root / "home/jail/prisoner2").exists() is test
 
 
 def test_destroy_test_mode_and_run_plan_alike(host, root, runner, absent_cfg):
