@@ -751,6 +751,28 @@ def destroy(name, test=False, force=False, destroy_unmanaged=None):
                  destroy_unmanaged=destroy_unmanaged).as_dict()
 
 
+def clean(test=False):
+    """
+    The inverse of the ``jail`` formula (``state.apply jail.clean``): destroy every prisoner jailprov manages
+    (the pillar's, present or absent, and every tree below ``jail_root`` with jailprov's install stamp), then
+    give back the host files jailprov changed (rc.conf, jail.conf, jail.conf.d, pw.conf) the text they had
+    before it first wrote them — when they still hold what jailprov last wrote — and remove the release tree
+    and release dataset it made when nothing else uses them. Never touches a jail jailprov did not build (an
+    administrator's own block, directory or running jail); a file someone else changed since jailprov wrote it
+    is kept and reported. The release download cache is kept.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jailprov.clean test=True
+        salt '*' jailprov.clean
+    """
+    from salt_jail.core.features import clean as inverse  # pylint: disable=import-outside-toplevel
+
+    return _call(inverse.clean, _host(), _config(), test=bool(test)).as_dict()
+
+
 # ------------------------------------------------------------------------------------------------
 # ZFS prisoners (storage: dataset | clone; salt_jail.core.features.zfsprov)
 # ------------------------------------------------------------------------------------------------

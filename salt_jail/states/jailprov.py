@@ -327,6 +327,19 @@ def absent(name, force=False, destroy_unmanaged=None):
     return _run_step(name, "destroy", name, force=force, destroy_unmanaged=destroy_unmanaged)
 
 
+def cleaned(name="host"):
+    """The inverse of the formula (``jail.clean``): every prisoner jailprov manages is destroyed and the host
+    files it changed are given back the administrator's text; an administrator's own jail is never touched.
+
+    .. code-block:: yaml
+
+        jailprov-host-clean:
+          jailprov.cleaned:
+            - name: host
+    """
+    return _run_step(name, "clean")
+
+
 def unmanaged_reported(name="host"):
     """Report (never touch) jails on this host that the pillar does not manage.
 

@@ -87,8 +87,14 @@ def zfs_writes(root, since):
             if argv[0] == "zfs" and len(argv) > 1 and argv[1] in WRITES]
 
 
+def _host_files(root):
+    return {p: (root / p).read_bytes() if (root / p).exists() else None
+            for p in ("etc/rc.conf", "etc/jail.conf", "etc/pw.conf")}
+
+
 def test_zfs_prisoners_build_rerun_rollback_destroy(zfs_host):
     root, config_dir = zfs_host
+    originals = _host_files(root)
 
     # test=True on a fresh host predicts and writes nothing (no pool content, no zfs write)
     states = highstate(config_dir, "test=True")
@@ -180,3 +186,24 @@ def test_zfs_prisoners_build_rerun_rollback_destroy(zfs_host):
     assert zfs(root, "list", "-H", "-o", "name", release_snap)[0] == 0
     rc, _, refused = salt_call(config_dir, "jailprov.destroy_release")
     assert rc != 0 and "zroot/jails/prisoner3" in refused and "prisoner2" not in refused, refused
+
+    # jail.clean (issue 14), the inverse of the formula: test=True predicts and runs no zfs write; the run
+    # destroys the prisoners' datasets and the release dataset (no clone is left), gives the host files back
+    # byte for byte, and a second clean changes nothing.  The parent dataset stays: jailprov does not mark it.
+    before = len(rehearsal.commands(str(root)))
+    rc, dry = call(config_dir, "state.apply", "jail.clean", "test=True")
+    [predicted] = [s for s in dry.values() if s["__id__"] == "jailprov-host-clean"]
+    assert predicted["result"] is None and "release dataset " + RELEASE_DS + " would be destroyed" in predicted["comment"]
+    assert zfs_writes(root, before) == [] and _host_files(root) != originals
+    rc, ran = call(config_dir, "state.apply", "jail.clean")
+    [done] = [s for s in ran.values() if s["__id__"] == "jailprov-host-clean"]
+    assert rc == 0 and done["result"] is True, done["comment"]
+    assert done["comment"] == predicted["comment"].replace("would be", "was")
+    for name in ("prisoner1", "prisoner3", "prisoner4", RELEASE_DS.split("/", 2)[2]):
+        assert zfs(root, "list", "-H", "-o", "name", f"zroot/jails/{name}")[0] != 0, name
+    assert zfs(root, "list", "-H", "-o", "name", "zroot/jails")[0] == 0
+    assert _host_files(root) == originals
+    _, jails = call(config_dir, "jailprov.list")
+    assert {j["name"]: j["state"] for j in jails} == {f"prisoner{i}": "absent" for i in (1, 2, 3, 4)}
+    rc, again = call(config_dir, "state.apply", "jail.clean")
+    assert rc == 0 and changed(again) == []

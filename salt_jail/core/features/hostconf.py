@@ -12,7 +12,7 @@ import os
 import posixpath
 import re
 
-from . import day2, hostaddr, lifecycle, thin, vnet
+from . import day2, hostaddr, hostledger, lifecycle, thin, vnet
 from ..formats import jailconf, rcconf
 from ..io import textedit
 from ..errors import JailprovError, PartialError, ValidationError
@@ -163,6 +163,7 @@ def _edit(host, root, path, transform, test):
         os.chmod(directory, 0o755)              # whatever the umask
         if os.geteuid() == 0:
             os.chown(directory, 0, 0)           # root:wheel
+        hostledger.note_dir(host, posixpath.dirname(path))   # clean removes it again when empty
     return textedit.edit(root, path.lstrip("/"), transform, test=test, create=True)
 
 
@@ -244,7 +245,7 @@ def jail_conf(host, cfg, name, test=False):
     running = block_changed and lifecycle.find_running(host, name) is not None
     if not test:
         try:
-            _plan_jail_conf(host, cfg, prisoner, test=False)
+            hostledger.note(host, _plan_jail_conf(host, cfg, prisoner, test=False)[0])
         except JailprovError as exc:
             left, _ = _plan_jail_conf(host, cfg, prisoner, test=True)
             pending = {e.shown for e in left if e.changed}
@@ -275,6 +276,8 @@ def rc_conf(host, cfg, test=False):
     edits = [_edit(host, root, path, lambda old, new=new: (new, ""), test)
              for path, new in plan.files.items()]
     changed = [e for e in edits if e.changed]
+    if not test:
+        hostledger.note(host, changed)              # what clean gives back (core/features/clean.py)
     notes = "".join(f"\nNote: {n}" for n in plan.notes)
     if not changed:
         return StepResult(False, "rc.conf jail settings are already correct" + notes)
@@ -315,6 +318,8 @@ def new_blocks(host, cfg, test=False):
         return StepResult(False, f"no new prisoner to add to {cfg.jail_conf}")
     add_all = _set_blocks(cfg.jail_conf, [(p.name, _wanted_params(host, cfg, p)) for p in new])
     edit = _edit(host, root, cfg.jail_conf, add_all, test)
+    if not test:
+        hostledger.note(host, [edit])
     names = [p.name for p in new]
     if not edit.changed:
         return StepResult(False, f"{cfg.jail_conf} already defines {', '.join(names)}")

@@ -754,7 +754,9 @@ def _config_removals(host, cfg, name, params, holders, own_files, test):
                                remove=[name])
     for path, new in plan.files.items():
         edits.append(textedit.edit(root, path.lstrip("/"), lambda old, new=new: (new, ""), test=test, create=True))
-    from . import thin  # pylint: disable=import-outside-toplevel  (thin builds on this module)
+    from . import hostledger, thin  # pylint: disable=import-outside-toplevel  (thin builds on this module)
+    if not test:
+        hostledger.note(host, edits, create=False)   # keeps clean's record of these files current
     return edits + thin.fstab_removal(host, name, test=test)
 
 
@@ -877,8 +879,8 @@ def plan_destroy(host, cfg, name, force=False, destroy_unmanaged=None):
     params = _params(host, conf, name) if holders else {}
     configured = _single(params, "path")
     if configured is not None and posixpath.normpath(configured) != root:
-        raise JailprovError(f"refusing to destroy {name}: {conf} gives it path {configured}, not {root}; "
-                            "remove that jail by hand")
+        raise NotJailprovsError(f"refusing to destroy {name}: {conf} gives it path {configured}, not {root}; "
+                                "remove that jail by hand")
     removals = functools.partial(_config_removals, host, cfg, name, params, holders, own_files)
     planned = removals(test=True)  # a file that cannot be edited stops destroy here, before anything changed
     running = running_jails(host)

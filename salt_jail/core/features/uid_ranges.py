@@ -8,9 +8,12 @@ from ..io.textedit import Root
 from ..result import StepResult
 
 
-def _pw_conf(root, pw_range, defaultpasswd, test):
+def _pw_conf(root, pw_range, defaultpasswd, test, host=None):
     values = pwconf.settings(pw_range, defaultpasswd)
     edit = textedit.edit(root, "etc/pw.conf", lambda old: pwconf.set_values(old, values), test=test, create=True)
+    if host is not None and not test:       # the host's own pw.conf: recorded for clean (features/hostledger.py)
+        from . import hostledger  # pylint: disable=import-outside-toplevel
+        hostledger.note(host, [edit])
     return prisoner_.file_result(edit, test)
 
 
@@ -27,7 +30,7 @@ def host_pw_conf(host, cfg, test=False):
     """Step 7 on the host: ``/etc/pw.conf`` carries ``jailprov:host``'s pw_range and defaultpasswd."""
     if cfg.host.pw_range is None:
         return StepResult(False, "no jailprov:host:pw_range; /etc/pw.conf left alone")
-    return _pw_conf(Root.of_host(host), cfg.host.pw_range, cfg.host.defaultpasswd, test)
+    return _pw_conf(Root.of_host(host), cfg.host.pw_range, cfg.host.defaultpasswd, test, host=host)
 
 
 def _accounts(root):
