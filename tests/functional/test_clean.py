@@ -13,7 +13,7 @@ import pytest
 from salt_jail import rehearsal
 from salt_jail.rehearsal import nullfs
 
-from .states import changed, failed
+from tests.support.states import changed, failed
 
 ADMIN_RC = ('# the administrator\'s rc.conf\nhostname="jailer1.example.org"\nifconfig_em0="inet 192.168.11.30/24"\n'
             'sshd_enable="YES"\njail_enable="NO"\n')
