@@ -102,7 +102,7 @@ def measure_n(n, workdir, size):
             close(site)
     return {"n": n, "thick": thick.seconds, "clone": clone.seconds, "floor": floor, "clone_rerun": rerun.seconds,
             "used": statistics.mean(used), "release_used": release_used, "thick_du": thick_du,
-            "zfs_seconds": clone.result["seconds"].get("jailprov.dataset_present", 0.0) / n}
+            "zfs_seconds": clone.result["seconds"].get("jailprov.dataset", 0.0) / n}
 
 
 def main(argv=None):

@@ -601,7 +601,7 @@ def report(rec, ns):
             continue
         def part(*funs, runs=runs):
             return statistics.median(sum(r.get(f, 0.0) for f in funs) for r in runs)
-        release, base = part("jailprov.release_fetched"), part("jailprov.base_installed")
+        release, base = part("jailprov.release_fetched"), part("jailprov.base")
         states = statistics.median(sum(v for k, v in r.items() if k != "total") for r in runs)
         total = statistics.median(r["total"] for r in runs)
         spread = ", ".join(f"{r['total']:.0f}" for r in runs)

@@ -26,8 +26,8 @@ through :mod:`salt_jail.core.io.textedit` (DESIGN.md, threat model).
 
 Names: a step's id is its SLS id suffix (``jailprov-<prisoner>-<id>``), its execution function
 (``jailprov.<id>``) and its state function (``jailprov.<id>``).  The names these functions had before the
-registry stay as documented aliases (:data:`ALIASES`); the formula keeps calling the state functions it
-called before (:attr:`Step.formula_state`), so ``state.apply jail`` builds exactly what it built.
+registry stay as documented aliases (:data:`ALIASES`) for SLS files and scripts written against them; the
+formula calls the state functions by their ids.
 """
 
 import dataclasses
@@ -84,11 +84,6 @@ class Step:
     provision_fn: typing.Optional[typing.Callable] = None
     exec_alias: typing.Optional[str] = None
     state_alias: typing.Optional[str] = None
-
-    @property
-    def formula_state(self):
-        """The state function the formula calls: the one it called before the registry, else the id."""
-        return self.state_alias or self.id
 
     @property
     def summary(self):
@@ -233,7 +228,7 @@ def prisoner_steps(cfg, name):
 
 def formula_steps(cfg, name):
     """What ``prisoners.sls`` renders for prisoner ``name``: ``[{id, state, requires}]`` in order."""
-    return [{"id": step.id, "state": step.formula_state, "requires": list(step.requires)}
+    return [{"id": step.id, "requires": list(step.requires)}
             for step in prisoner_steps(cfg, name)]
 
 

@@ -49,13 +49,13 @@ def test_the_seed_order_thin_fstab_and_zfs_steps(seed_pillar):
         == "root_password"
 
 
-def test_formula_steps_carry_the_state_function_and_host_requisites(seed_pillar):
+def test_formula_steps_carry_the_step_id_and_host_requisites(seed_pillar):
     out = registry.formula_steps(_cfg(seed_pillar, zfs=True), "prisoner1")
     by_id = {s["id"]: s for s in out}
-    assert by_id["dataset"] == {"id": "dataset", "state": "dataset_present", "requires": ["jailprov-zfs"]}
-    assert by_id["base"] == {"id": "base", "state": "base_installed", "requires": ["jailprov-release"]}
-    assert by_id["hosts"] == {"id": "hosts", "state": "hosts", "requires": []}
-    assert by_id["devfs"]["state"] == "devfs_mounted"
+    assert by_id["dataset"] == {"id": "dataset", "requires": ["jailprov-zfs"]}
+    assert by_id["base"] == {"id": "base", "requires": ["jailprov-release"]}
+    assert by_id["hosts"] == {"id": "hosts", "requires": []}
+    assert by_id["devfs"] == {"id": "devfs", "requires": []}
 
 
 def test_aliases_are_the_names_before_the_registry():

@@ -81,7 +81,7 @@ def test_first_builds_sample_the_compared_pair_most(bench):
 def test_where_the_first_build_goes(bench):
     rec = _recorder(bench, FIRST, RERUN, LISTING)
     for total, base in ((10.0, 4.0), (14.0, 8.0), (12.0, 6.0)):
-        rec.add_phases(2, {"jailprov.release_fetched": 3.0, "jailprov.base_installed": base,
+        rec.add_phases(2, {"jailprov.release_fetched": 3.0, "jailprov.base": base,
                            "jailprov.hosts": 0.5}, total)
     line = next(l for l in bench.report(rec, (2, 10)) if "where the time goes" in l)
     assert "release 3.0, base installs 6.0 (3.00 per prisoner), other states 0.5, outside the states 2.5" in line
